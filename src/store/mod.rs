@@ -1,0 +1,142 @@
+//! The embedded store: SQLite through rusqlite (bundled), WAL, foreign keys on.
+//!
+//! This is the only module that writes SQL, and every statement binds its parameters. It
+//! exposes typed operations inside transactions, never SQL or rusqlite types:
+//! - [`Store::read`] gives a [`ReadTx`], a consistent snapshot;
+//! - [`Store::write`] gives a [`WriteTx`] (`BEGIN IMMEDIATE`), which must be
+//!   [`WriteTx::commit`]ted; dropping it rolls back.
+
+mod ops;
+mod rows;
+mod schema;
+
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+pub use rows::*;
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "vault.db";
+
+/// A handle on the vault database.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        Self::configure(conn)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn open_in_memory() -> Result<Self> {
+        Self::configure(Connection::open_in_memory()?)
+    }
+
+    fn configure(conn: Connection) -> Result<Self> {
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // journal_mode returns a row, so it is read rather than executed.
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+        let store = Self {
+            conn: Mutex::new(conn),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| Error::Internal("the database handle is poisoned".into()))
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let target = i64::try_from(schema::MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if current > target {
+            return Err(Error::Config(format!(
+                "the database has schema version {current}, newer than this build understands ({target}); upgrade iamvault"
+            )));
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+            tx.execute_batch(sql)?;
+            // PRAGMA takes no bound parameters; the value is a small integer we computed.
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.lock()?.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Starts a read transaction.
+    pub fn read(&self) -> Result<ReadTx<'_>> {
+        let conn = self.lock()?;
+        conn.execute_batch("BEGIN DEFERRED")?;
+        Ok(ReadTx { conn, active: true })
+    }
+
+    /// Starts a write transaction. It takes the write lock at once, so two writers never
+    /// interleave their reads and writes.
+    pub fn write(&self) -> Result<WriteTx<'_>> {
+        let conn = self.lock()?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(WriteTx {
+            inner: ReadTx { conn, active: true },
+        })
+    }
+}
+
+/// A read transaction. Reads through it see one consistent snapshot.
+pub struct ReadTx<'a> {
+    conn: MutexGuard<'a, Connection>,
+    active: bool,
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        if self.active {
+            // Nothing to report from a failed rollback: the connection discards the
+            // transaction either way.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// A write transaction. Dropped without [`WriteTx::commit`], it rolls back.
+pub struct WriteTx<'a> {
+    inner: ReadTx<'a>,
+}
+
+impl<'a> Deref for WriteTx<'a> {
+    type Target = ReadTx<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl WriteTx<'_> {
+    /// Makes every change in the transaction durable.
+    pub fn commit(mut self) -> Result<()> {
+        self.inner.conn.execute_batch("COMMIT")?;
+        self.inner.active = false;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

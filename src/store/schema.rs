@@ -1,0 +1,135 @@
+//! Numbered migrations. Migration N brings the schema from version N-1 to N; the current
+//! version is kept in SQLite's `user_version`. Migrations only ever append.
+
+/// The migrations, in order. Index 0 is migration 1.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the identity model.
+    r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE accounts (
+    account_id         TEXT PRIMARY KEY,
+    created_at         INTEGER NOT NULL,
+    root_password_hash TEXT
+) STRICT;
+
+CREATE TABLE users (
+    user_id      TEXT PRIMARY KEY,
+    account_id   TEXT NOT NULL REFERENCES accounts(account_id),
+    name         TEXT NOT NULL,
+    name_canon   TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    boundary_arn TEXT,
+    UNIQUE (account_id, name_canon)
+) STRICT;
+
+CREATE TABLE groups (
+    group_id   TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(account_id),
+    name       TEXT NOT NULL,
+    name_canon TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (account_id, name_canon)
+) STRICT;
+
+CREATE TABLE group_members (
+    group_id TEXT NOT NULL REFERENCES groups(group_id),
+    user_id  TEXT NOT NULL REFERENCES users(user_id),
+    PRIMARY KEY (group_id, user_id)
+) STRICT;
+CREATE INDEX group_members_user ON group_members(user_id);
+
+CREATE TABLE roles (
+    role_id              TEXT PRIMARY KEY,
+    account_id           TEXT NOT NULL REFERENCES accounts(account_id),
+    name                 TEXT NOT NULL,
+    name_canon           TEXT NOT NULL,
+    path                 TEXT NOT NULL,
+    trust_policy         TEXT NOT NULL,
+    description          TEXT NOT NULL DEFAULT '',
+    max_session_duration INTEGER NOT NULL,
+    boundary_arn         TEXT,
+    created_at           INTEGER NOT NULL,
+    UNIQUE (account_id, name_canon)
+) STRICT;
+
+CREATE TABLE instance_profiles (
+    profile_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(account_id),
+    name       TEXT NOT NULL,
+    name_canon TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    role_id    TEXT REFERENCES roles(role_id),
+    UNIQUE (account_id, name_canon)
+) STRICT;
+CREATE INDEX instance_profiles_role ON instance_profiles(role_id);
+
+CREATE TABLE tags (
+    entity_kind TEXT NOT NULL,
+    entity_id   TEXT NOT NULL,
+    key_canon   TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    PRIMARY KEY (entity_kind, entity_id, key_canon)
+) STRICT;
+
+CREATE TABLE policies (
+    policy_id       TEXT PRIMARY KEY,
+    account_id      TEXT NOT NULL REFERENCES accounts(account_id),
+    name            TEXT NOT NULL,
+    name_canon      TEXT NOT NULL,
+    path            TEXT NOT NULL,
+    arn             TEXT NOT NULL UNIQUE,
+    description     TEXT NOT NULL DEFAULT '',
+    default_version INTEGER NOT NULL,
+    next_version    INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    UNIQUE (account_id, name_canon)
+) STRICT;
+
+CREATE TABLE policy_versions (
+    policy_id  TEXT NOT NULL REFERENCES policies(policy_id),
+    version    INTEGER NOT NULL,
+    document   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (policy_id, version)
+) STRICT;
+
+CREATE TABLE attachments (
+    principal_kind TEXT NOT NULL,
+    principal_id   TEXT NOT NULL,
+    policy_arn     TEXT NOT NULL,
+    PRIMARY KEY (principal_kind, principal_id, policy_arn)
+) STRICT;
+CREATE INDEX attachments_policy ON attachments(policy_arn);
+
+CREATE TABLE inline_policies (
+    principal_kind TEXT NOT NULL,
+    principal_id   TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    name_canon     TEXT NOT NULL,
+    document       TEXT NOT NULL,
+    PRIMARY KEY (principal_kind, principal_id, name_canon)
+) STRICT;
+
+CREATE TABLE access_keys (
+    access_key_id     TEXT PRIMARY KEY,
+    account_id        TEXT NOT NULL REFERENCES accounts(account_id),
+    user_id           TEXT NOT NULL REFERENCES users(user_id),
+    status            TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+    created_at        INTEGER NOT NULL,
+    sealed_secret     BLOB NOT NULL,
+    last_used_at      INTEGER,
+    last_used_service TEXT,
+    last_used_region  TEXT
+) STRICT;
+CREATE INDEX access_keys_user ON access_keys(user_id);
+"#,
+];

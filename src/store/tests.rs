@@ -1,0 +1,84 @@
+use super::*;
+use time::macros::datetime;
+
+fn user(id: &str, name: &str) -> UserRow {
+    UserRow {
+        user_id: id.into(),
+        account_id: "123456789012".into(),
+        name: name.into(),
+        path: "/".into(),
+        created_at: datetime!(2026-01-01 0:00 UTC),
+        boundary_arn: None,
+    }
+}
+
+fn store() -> Store {
+    let s = Store::open_in_memory().unwrap();
+    let tx = s.write().unwrap();
+    tx.insert_account(
+        &AccountRow {
+            account_id: "123456789012".into(),
+            created_at: datetime!(2026-01-01 0:00 UTC),
+        },
+        None,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    s
+}
+
+#[test]
+fn dropped_write_rolls_back() {
+    let s = store();
+    {
+        let tx = s.write().unwrap();
+        tx.insert_user(&user("AIDA1", "alice"), "alice").unwrap();
+        // dropped without commit
+    }
+    assert!(s.read().unwrap().user("123456789012", "alice").unwrap().is_none());
+    let tx = s.write().unwrap();
+    tx.insert_user(&user("AIDA1", "alice"), "alice").unwrap();
+    tx.commit().unwrap();
+    assert_eq!(s.read().unwrap().user("123456789012", "alice").unwrap().unwrap().name, "alice");
+}
+
+#[test]
+fn canonical_names_are_unique() {
+    let s = store();
+    let tx = s.write().unwrap();
+    tx.insert_user(&user("AIDA1", "alice"), "alice").unwrap();
+    assert!(tx.insert_user(&user("AIDA2", "Alice"), "alice").is_err());
+}
+
+#[test]
+fn migrations_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(DB_FILE);
+    let v = Store::open(&p).unwrap().schema_version().unwrap();
+    assert_eq!(v, i64::try_from(schema::MIGRATIONS.len()).unwrap());
+    assert_eq!(Store::open(&p).unwrap().schema_version().unwrap(), v);
+}
+
+#[test]
+fn foreign_keys_are_enforced() {
+    let s = store();
+    let tx = s.write().unwrap();
+    let mut u = user("AIDA1", "alice");
+    u.account_id = "999999999999".into();
+    assert!(tx.insert_user(&u, "alice").is_err());
+}
+
+#[test]
+fn like_prefix_escapes_wildcards() {
+    let s = store();
+    let tx = s.write().unwrap();
+    let mut a = user("AIDA1", "a");
+    a.path = "/a_b/".into();
+    let mut b = user("AIDA2", "b");
+    b.path = "/axb/".into();
+    tx.insert_user(&a, "a").unwrap();
+    tx.insert_user(&b, "b").unwrap();
+    let found = tx.users("123456789012", "/a_").unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "a");
+}
