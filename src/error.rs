@@ -36,9 +36,12 @@ pub enum Error {
     /// The caller is not allowed to do this.
     #[error("{0}")]
     AccessDenied(String),
-    /// The vault is not set up, or set up already, or its files are unusable.
+    /// The vault is not set up, or its files are unusable.
     #[error("{0}")]
     Config(String),
+    /// `init` found a vault (or its remains) in the data directory.
+    #[error("{0}")]
+    VaultExists(String),
     /// Something failed inside the vault (storage, crypto). The message names the part
     /// that failed, never secret material.
     #[error("{0}")]
@@ -57,7 +60,7 @@ impl Error {
             Error::InvalidInput(_) => (400, "InvalidInput"),
             Error::MalformedPolicyDocument(_) => (400, "MalformedPolicyDocument"),
             Error::AccessDenied(_) => (403, "AccessDenied"),
-            Error::Config(_) | Error::Internal(_) => (500, "ServiceFailure"),
+            Error::Config(_) | Error::VaultExists(_) | Error::Internal(_) => (500, "ServiceFailure"),
         }
     }
 
@@ -76,6 +79,16 @@ impl Error {
         }
     }
 
+    /// The label the CLI prints before the message: the AWS code, or for vault set-up
+    /// problems (which never reach the wire) a plainer word.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "VaultConfiguration",
+            Error::VaultExists(_) => "VaultExists",
+            _ => self.code(),
+        }
+    }
+
     /// A next step for a person reading the error on a terminal, when there is one.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
@@ -83,7 +96,8 @@ impl Error {
                 Some("remove the dependents first, or pass --force to remove them in one step")
             }
             Error::LimitExceeded(_) => Some("delete an unused entity first, then retry"),
-            Error::Config(_) => Some("check --data-dir (or IAMVAULT_DATA_DIR); run `iamvault init` to create a vault"),
+            Error::Config(_) => Some("check --data-dir (or IAMVAULT_DATA_DIR); `iamvault init` creates a vault"),
+            Error::VaultExists(_) => Some("pick another --data-dir; an existing vault is never overwritten"),
             _ => None,
         }
     }

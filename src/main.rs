@@ -1,1 +1,5 @@
-fn main(){}
+//! The `iamvault` binary: a thin entry point over [`iamvault::cli`].
+
+fn main() {
+    std::process::exit(iamvault::cli::main());
+}

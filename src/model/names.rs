@@ -67,7 +67,7 @@ impl EntityName {
         }
         if let Some(bad) = s.chars().find(|c| !is_name_char(*c)) {
             return Err(Error::Validation(format!(
-                "1 validation error detected: value at `{}` failed to satisfy constraint: member must satisfy regular expression pattern: [\\w+=,.@-]+ (character {} is not allowed)",
+                "1 validation error detected: value at `{}` failed to satisfy constraint: member must satisfy regular expression pattern: [\\w+=,.@-]+ (character `{}` is not allowed)",
                 kind.param(),
                 bad.escape_default()
             )));

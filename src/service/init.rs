@@ -86,7 +86,7 @@ impl Vault {
     /// nothing; if a later step fails, the files it created are removed again.
     pub fn init(data_dir: &Path, env: Env, opts: InitOptions) -> Result<(Vault, InitOutput)> {
         if vault_exists(data_dir) {
-            return Err(Error::Config(format!(
+            return Err(Error::VaultExists(format!(
                 "a vault already exists in `{}`; refusing to overwrite it",
                 data_dir.display()
             )));
@@ -111,8 +111,14 @@ impl Vault {
             .map_err(|e| Error::Config(format!("cannot set the mode of `{}`: {e}", data_dir.display())))?;
         let master = MasterKey::generate(env.rng.as_ref())?;
         master.write_new(&data_dir.join(MASTER_KEY_FILE))?;
+        let db = data_dir.join(DB_FILE);
+        let store = Store::open(&db)?;
+        // SQLite creates the file with the umask's mode; the WAL and shared-memory files it
+        // makes later copy this file's mode.
+        fs::set_permissions(&db, fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::Config(format!("cannot set the mode of `{}`: {e}", db.display())))?;
         let vault = Vault {
-            store: Store::open(&data_dir.join(DB_FILE))?,
+            store,
             keys: KeyRing::derive(&master)?,
             env: env.clone(),
             data_dir: Some(data_dir.to_owned()),
