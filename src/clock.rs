@@ -22,7 +22,10 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods, reason = "the one place the wall clock is read")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place the wall clock is read"
+    )]
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::from(std::time::SystemTime::now())
     }

@@ -60,7 +60,9 @@ impl Error {
             Error::InvalidInput(_) => (400, "InvalidInput"),
             Error::MalformedPolicyDocument(_) => (400, "MalformedPolicyDocument"),
             Error::AccessDenied(_) => (403, "AccessDenied"),
-            Error::Config(_) | Error::VaultExists(_) | Error::Internal(_) => (500, "ServiceFailure"),
+            Error::Config(_) | Error::VaultExists(_) | Error::Internal(_) => {
+                (500, "ServiceFailure")
+            }
         }
     }
 
@@ -96,8 +98,12 @@ impl Error {
                 Some("remove the dependents first, or pass --force to remove them in one step")
             }
             Error::LimitExceeded(_) => Some("delete an unused entity first, then retry"),
-            Error::Config(_) => Some("check --data-dir (or IAMVAULT_DATA_DIR); `iamvault init` creates a vault"),
-            Error::VaultExists(_) => Some("pick another --data-dir; an existing vault is never overwritten"),
+            Error::Config(_) => {
+                Some("check --data-dir (or IAMVAULT_DATA_DIR); `iamvault init` creates a vault")
+            }
+            Error::VaultExists(_) => {
+                Some("pick another --data-dir; an existing vault is never overwritten")
+            }
             _ => None,
         }
     }
@@ -119,12 +125,27 @@ mod tests {
     fn aws_mapping_is_the_documented_one() {
         let m = |e: Error| e.aws();
         assert_eq!(m(Error::NoSuchEntity(String::new())), (404, "NoSuchEntity"));
-        assert_eq!(m(Error::EntityAlreadyExists(String::new())), (409, "EntityAlreadyExists"));
-        assert_eq!(m(Error::LimitExceeded(String::new())), (409, "LimitExceeded"));
-        assert_eq!(m(Error::DeleteConflict(String::new())), (409, "DeleteConflict"));
-        assert_eq!(m(Error::Validation(String::new())), (400, "ValidationError"));
+        assert_eq!(
+            m(Error::EntityAlreadyExists(String::new())),
+            (409, "EntityAlreadyExists")
+        );
+        assert_eq!(
+            m(Error::LimitExceeded(String::new())),
+            (409, "LimitExceeded")
+        );
+        assert_eq!(
+            m(Error::DeleteConflict(String::new())),
+            (409, "DeleteConflict")
+        );
+        assert_eq!(
+            m(Error::Validation(String::new())),
+            (400, "ValidationError")
+        );
         assert_eq!(m(Error::InvalidInput(String::new())), (400, "InvalidInput"));
-        assert_eq!(m(Error::MalformedPolicyDocument(String::new())), (400, "MalformedPolicyDocument"));
+        assert_eq!(
+            m(Error::MalformedPolicyDocument(String::new())),
+            (400, "MalformedPolicyDocument")
+        );
         assert_eq!(m(Error::AccessDenied(String::new())), (403, "AccessDenied"));
         assert_eq!(m(Error::Internal(String::new())), (500, "ServiceFailure"));
     }

@@ -36,7 +36,11 @@ fn hasher(p: PasswordParams) -> Result<Argon2<'static>> {
 }
 
 /// Hashes `password` with a 16-byte salt from the injected random source.
-pub fn hash_password(rng: &dyn Random, password: &SecretString, params: PasswordParams) -> Result<String> {
+pub fn hash_password(
+    rng: &dyn Random,
+    password: &SecretString,
+    params: PasswordParams,
+) -> Result<String> {
     let mut salt = [0u8; 16];
     rng.fill(&mut salt)?;
     let hash = hasher(params)?
@@ -47,7 +51,9 @@ pub fn hash_password(rng: &dyn Random, password: &SecretString, params: Password
 
 /// Checks `password` against a PHC string. Any malformed hash counts as a mismatch.
 pub fn verify_password(password: &SecretString, phc: &str) -> bool {
-    Argon2::default().verify_password(password.expose().as_bytes(), phc).is_ok()
+    Argon2::default()
+        .verify_password(password.expose().as_bytes(), phc)
+        .is_ok()
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ pub enum KeyCmd {
         user: String,
     },
     /// Activate or deactivate an access key.
-    #[command(after_help = "Example:\n  iamvault access-key update --user alice AKIAEXAMPLEEXAMPLE22 --status Inactive")]
+    #[command(
+        after_help = "Example:\n  iamvault access-key update --user alice AKIAEXAMPLEEXAMPLE22 --status Inactive"
+    )]
     Update {
         /// User name.
         #[arg(long)]
@@ -37,7 +39,9 @@ pub enum KeyCmd {
         status: String,
     },
     /// Delete an access key.
-    #[command(after_help = "Example:\n  iamvault access-key delete --user alice AKIAEXAMPLEEXAMPLE22")]
+    #[command(
+        after_help = "Example:\n  iamvault access-key delete --user alice AKIAEXAMPLEEXAMPLE22"
+    )]
     Delete {
         /// User name.
         #[arg(long)]
@@ -60,21 +64,33 @@ pub(super) fn run(c: &Ctx, cmd: KeyCmd) -> Result<Output> {
             let k = v.create_access_key(who, req, Some(&user))?;
             Output::doc(json!({ "AccessKey": k }))
         }
-        KeyCmd::List { user } => Output::doc(json!({ "AccessKeyMetadata": v.list_access_keys(who, req, Some(&user))? })),
+        KeyCmd::List { user } => {
+            Output::doc(json!({ "AccessKeyMetadata": v.list_access_keys(who, req, Some(&user))? }))
+        }
         KeyCmd::Update {
             user,
             access_key_id,
             status,
         } => {
-            v.update_access_key(who, req, Some(&user), &access_key_id, parse_status(&status)?)?;
+            v.update_access_key(
+                who,
+                req,
+                Some(&user),
+                &access_key_id,
+                parse_status(&status)?,
+            )?;
             Output::done(format!("access key {access_key_id} is now {status}"))
         }
-        KeyCmd::Delete { user, access_key_id } => {
+        KeyCmd::Delete {
+            user,
+            access_key_id,
+        } => {
             v.delete_access_key(who, req, Some(&user), &access_key_id)?;
             Output::done(format!("deleted access key {access_key_id}"))
         }
-        KeyCmd::LastUsed { access_key_id } => {
-            Output::doc(serde_json::to_value(v.get_access_key_last_used(who, req, &access_key_id)?).unwrap_or_default())
-        }
+        KeyCmd::LastUsed { access_key_id } => Output::doc(
+            serde_json::to_value(v.get_access_key_last_used(who, req, &access_key_id)?)
+                .unwrap_or_default(),
+        ),
     })
 }

@@ -67,9 +67,15 @@ pub enum GroupCmd {
 pub(super) fn run(c: &Ctx, cmd: GroupCmd) -> Result<Output> {
     let (v, who, req) = (&c.vault, &c.caller, &c.req);
     Ok(match cmd {
-        GroupCmd::Create { name, path } => Output::doc(json!({ "Group": v.create_group(who, req, &name, path.as_deref())? })),
-        GroupCmd::Get { name } => Output::doc(serde_json::to_value(v.get_group(who, req, &name)?).unwrap_or_default()),
-        GroupCmd::List { path_prefix } => Output::doc(json!({ "Groups": v.list_groups(who, req, path_prefix.as_deref())? })),
+        GroupCmd::Create { name, path } => {
+            Output::doc(json!({ "Group": v.create_group(who, req, &name, path.as_deref())? }))
+        }
+        GroupCmd::Get { name } => {
+            Output::doc(serde_json::to_value(v.get_group(who, req, &name)?).unwrap_or_default())
+        }
+        GroupCmd::List { path_prefix } => {
+            Output::doc(json!({ "Groups": v.list_groups(who, req, path_prefix.as_deref())? }))
+        }
         GroupCmd::Delete { name, force } => {
             v.delete_group(who, req, &name, force)?;
             Output::done(format!("deleted group {name}"))
@@ -82,6 +88,8 @@ pub(super) fn run(c: &Ctx, cmd: GroupCmd) -> Result<Output> {
             v.remove_user_from_group(who, req, &group, &user)?;
             Output::done(format!("removed {user} from {group}"))
         }
-        GroupCmd::ListForUser { user } => Output::doc(json!({ "Groups": v.list_groups_for_user(who, req, &user)? })),
+        GroupCmd::ListForUser { user } => {
+            Output::doc(json!({ "Groups": v.list_groups_for_user(who, req, &user)? }))
+        }
     })
 }

@@ -25,12 +25,16 @@ pub struct InitArgs {
 /// Reads a secret from a file, stripping exactly one trailing newline.
 pub fn read_secret_file(path: &Path) -> Result<SecretString> {
     let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|e| Error::InvalidInput(format!("cannot read `{}`: {e}", path.display())))?,
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::InvalidInput(format!("cannot read `{}`: {e}", path.display())))?,
     );
     let t = text.strip_suffix('\n').unwrap_or(&text);
     let t = t.strip_suffix('\r').unwrap_or(t);
     if t.is_empty() {
-        return Err(Error::InvalidInput(format!("`{}` is empty", path.display())));
+        return Err(Error::InvalidInput(format!(
+            "`{}` is empty",
+            path.display()
+        )));
     }
     Ok(SecretString::new(t.to_owned()))
 }
@@ -38,11 +42,16 @@ pub fn read_secret_file(path: &Path) -> Result<SecretString> {
 pub(super) fn run(data_dir: &Path, a: InitArgs) -> Result<Output> {
     let opts = InitOptions {
         account_id: a.account_id.as_deref().map(AccountId::parse).transpose()?,
-        root_password: a.root_password_file.as_deref().map(read_secret_file).transpose()?,
+        root_password: a
+            .root_password_file
+            .as_deref()
+            .map(read_secret_file)
+            .transpose()?,
         ..InitOptions::default()
     };
     let (_vault, out) = Vault::init(data_dir, Env::system(), opts)?;
-    let json = serde_json::to_value(&out).map_err(|e| Error::Internal(format!("cannot encode the result: {e}")))?;
+    let json = serde_json::to_value(&out)
+        .map_err(|e| Error::Internal(format!("cannot encode the result: {e}")))?;
     let mut note = format!(
         "Created a vault in {}\n  account:        {}\n  root user:      {}\n",
         data_dir.display(),
@@ -50,7 +59,10 @@ pub(super) fn run(data_dir: &Path, a: InitArgs) -> Result<Output> {
         out.root_arn
     );
     if let Some(p) = &out.root_password {
-        note.push_str(&format!("  root password:  {}   (shown once; store it now)\n", p.expose()));
+        note.push_str(&format!(
+            "  root password:  {}   (shown once; store it now)\n",
+            p.expose()
+        ));
     }
     note.push_str(&format!(
         "  admin user:     {} (AdministratorAccess)\n  access key id:  {}\n  secret key:     written to {} (profile iamvault-admin)",
@@ -58,5 +70,8 @@ pub(super) fn run(data_dir: &Path, a: InitArgs) -> Result<Output> {
         out.admin_access_key_id,
         out.credentials_file.display()
     ));
-    Ok(Output { json, note: Some(note) })
+    Ok(Output {
+        json,
+        note: Some(note),
+    })
 }

@@ -67,23 +67,27 @@ pub enum ProfileCmd {
 pub(super) fn run(c: &Ctx, cmd: ProfileCmd) -> Result<Output> {
     let (v, who, req) = (&c.vault, &c.caller, &c.req);
     Ok(match cmd {
-        ProfileCmd::Create { name, path } => {
-            Output::doc(json!({ "InstanceProfile": v.create_instance_profile(who, req, &name, path.as_deref())? }))
+        ProfileCmd::Create { name, path } => Output::doc(
+            json!({ "InstanceProfile": v.create_instance_profile(who, req, &name, path.as_deref())? }),
+        ),
+        ProfileCmd::Get { name } => {
+            Output::doc(json!({ "InstanceProfile": v.get_instance_profile(who, req, &name)? }))
         }
-        ProfileCmd::Get { name } => Output::doc(json!({ "InstanceProfile": v.get_instance_profile(who, req, &name)? })),
-        ProfileCmd::List { path_prefix } => {
-            Output::doc(json!({ "InstanceProfiles": v.list_instance_profiles(who, req, path_prefix.as_deref())? }))
-        }
-        ProfileCmd::ListForRole { role } => {
-            Output::doc(json!({ "InstanceProfiles": v.list_instance_profiles_for_role(who, req, &role)? }))
-        }
+        ProfileCmd::List { path_prefix } => Output::doc(
+            json!({ "InstanceProfiles": v.list_instance_profiles(who, req, path_prefix.as_deref())? }),
+        ),
+        ProfileCmd::ListForRole { role } => Output::doc(
+            json!({ "InstanceProfiles": v.list_instance_profiles_for_role(who, req, &role)? }),
+        ),
         ProfileCmd::AddRole { profile, role } => {
             v.add_role_to_instance_profile(who, req, &profile, &role)?;
             Output::done(format!("added role {role} to instance profile {profile}"))
         }
         ProfileCmd::RemoveRole { profile, role } => {
             v.remove_role_from_instance_profile(who, req, &profile, &role)?;
-            Output::done(format!("removed role {role} from instance profile {profile}"))
+            Output::done(format!(
+                "removed role {role} from instance profile {profile}"
+            ))
         }
         ProfileCmd::Delete { name, force } => {
             v.delete_instance_profile(who, req, &name, force)?;

@@ -43,7 +43,12 @@ pub enum Format {
 )]
 pub struct Cli {
     /// The vault's data directory.
-    #[arg(long, global = true, env = "IAMVAULT_DATA_DIR", default_value = "./iamvault-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "IAMVAULT_DATA_DIR",
+        default_value = "./iamvault-data"
+    )]
     pub data_dir: PathBuf,
     /// Output format: `table` for people, `json` for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
@@ -58,7 +63,9 @@ pub struct Cli {
 pub enum Command {
     /// Create a new vault: data directory, master key, database, account, root user and an
     /// `admin` user with one access key.
-    #[command(after_help = "Example:\n  iamvault --data-dir /var/lib/iamvault init --account-id 123456789012")]
+    #[command(
+        after_help = "Example:\n  iamvault --data-dir /var/lib/iamvault init --account-id 123456789012"
+    )]
     Init(init::InitArgs),
     /// Manage IAM users.
     #[command(subcommand)]
@@ -118,7 +125,9 @@ pub fn read_document(spec: &str) -> Result<String> {
     };
     res.map_err(|e| Error::InvalidInput(format!("cannot read the document `{path}`: {e}")))?;
     if buf.len() as u64 > CAP {
-        return Err(Error::MalformedPolicyDocument(format!("the document `{path}` is larger than 1 MiB")));
+        return Err(Error::MalformedPolicyDocument(format!(
+            "the document `{path}` is larger than 1 MiB"
+        )));
     }
     Ok(buf)
 }
@@ -127,9 +136,9 @@ pub fn read_document(spec: &str) -> Result<String> {
 pub fn parse_tags(args: &[String]) -> Result<Vec<Tag>> {
     args.iter()
         .map(|a| {
-            let (k, v) = a
-                .split_once('=')
-                .ok_or_else(|| Error::InvalidInput(format!("tag `{a}` is not in the form KEY=VALUE")))?;
+            let (k, v) = a.split_once('=').ok_or_else(|| {
+                Error::InvalidInput(format!("tag `{a}` is not in the form KEY=VALUE"))
+            })?;
             Tag::new(k, v)
         })
         .collect()
@@ -191,7 +200,10 @@ mod tests {
                 let p = format!("{path} {}", sub.get_name());
                 assert!(sub.get_about().is_some(), "`{p}` has no description");
                 if sub.get_subcommands().next().is_none() {
-                    let after = sub.get_after_help().map(|s| s.to_string()).unwrap_or_default();
+                    let after = sub
+                        .get_after_help()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default();
                     assert!(after.contains("iamvault "), "`{p}` has no example");
                 }
                 walk(sub, &p);
@@ -203,7 +215,16 @@ mod tests {
     #[test]
     fn global_flags_go_anywhere() {
         let a = Cli::try_parse_from(["iamvault", "--output", "json", "user", "list"]).unwrap();
-        let b = Cli::try_parse_from(["iamvault", "user", "list", "--output", "json", "--data-dir", "/x"]).unwrap();
+        let b = Cli::try_parse_from([
+            "iamvault",
+            "user",
+            "list",
+            "--output",
+            "json",
+            "--data-dir",
+            "/x",
+        ])
+        .unwrap();
         assert_eq!(a.output, Format::Json);
         assert_eq!(b.output, Format::Json);
         assert_eq!(b.data_dir, PathBuf::from("/x"));

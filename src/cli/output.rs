@@ -30,7 +30,10 @@ impl Output {
     pub fn print(&self, format: Format) {
         match format {
             Format::Json => {
-                println!("{}", serde_json::to_string_pretty(&self.json).unwrap_or_else(|_| "{}".into()));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&self.json).unwrap_or_else(|_| "{}".into())
+                );
             }
             Format::Table => {
                 if let Some(n) = &self.note {
@@ -62,7 +65,9 @@ fn table(rows: &[Value]) -> String {
     for r in rows {
         if let Value::Object(o) = r {
             for k in o.keys() {
-                if !cols.contains(k) && !matches!(o.get(k), Some(Value::Array(_) | Value::Object(_))) {
+                if !cols.contains(k)
+                    && !matches!(o.get(k), Some(Value::Array(_) | Value::Object(_)))
+                {
                     cols.push(k.clone());
                 }
             }
@@ -73,12 +78,24 @@ fn table(rows: &[Value]) -> String {
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| cols.iter().map(|c| r.get(c).map(scalar).unwrap_or_default()).collect())
+        .map(|r| {
+            cols.iter()
+                .map(|c| r.get(c).map(scalar).unwrap_or_default())
+                .collect()
+        })
         .collect();
     let widths: Vec<usize> = cols
         .iter()
         .enumerate()
-        .map(|(i, c)| cells.iter().filter_map(|r| r.get(i)).map(|s| s.chars().count()).chain([c.len()]).max().unwrap_or(0))
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(|s| s.chars().count())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |vals: &mut dyn Iterator<Item = &String>| -> String {
         let mut s = vals
@@ -132,7 +149,10 @@ mod tests {
     fn renders_lists_as_tables() {
         let v = json!({"Users": [{"UserName": "alice", "Path": "/"}, {"UserName": "bob", "Path": "/eng/"}]});
         let s = render(&v);
-        assert!(s.starts_with("Users:\nUserName  Path\nalice     /\nbob       /eng/\n"), "{s}");
+        assert!(
+            s.starts_with("Users:\nUserName  Path\nalice     /\nbob       /eng/\n"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -40,7 +40,9 @@ impl Target {
 #[derive(Debug, Subcommand)]
 pub enum PolicyCmd {
     /// Create a customer managed policy.
-    #[command(after_help = "Example:\n  iamvault policy create read-reports --document policy.json --description \"Read reports\"")]
+    #[command(
+        after_help = "Example:\n  iamvault policy create read-reports --document policy.json --description \"Read reports\""
+    )]
     Create {
         /// Policy name.
         name: String,
@@ -55,7 +57,9 @@ pub enum PolicyCmd {
         description: Option<String>,
     },
     /// Show a managed policy.
-    #[command(after_help = "Example:\n  iamvault policy get arn:aws:iam::aws:policy/ReadOnlyAccess")]
+    #[command(
+        after_help = "Example:\n  iamvault policy get arn:aws:iam::aws:policy/ReadOnlyAccess"
+    )]
     Get {
         /// Policy ARN.
         arn: String,
@@ -74,7 +78,9 @@ pub enum PolicyCmd {
         path_prefix: Option<String>,
     },
     /// Delete a customer managed policy; --force first detaches it and drops old versions.
-    #[command(after_help = "Example:\n  iamvault policy delete arn:aws:iam::123456789012:policy/read-reports --force")]
+    #[command(
+        after_help = "Example:\n  iamvault policy delete arn:aws:iam::123456789012:policy/read-reports --force"
+    )]
     Delete {
         /// Policy ARN.
         arn: String,
@@ -83,7 +89,9 @@ pub enum PolicyCmd {
         force: bool,
     },
     /// Add a version to a managed policy (at most five).
-    #[command(after_help = "Example:\n  iamvault policy create-version arn:aws:iam::123456789012:policy/read-reports --document v2.json --set-default")]
+    #[command(
+        after_help = "Example:\n  iamvault policy create-version arn:aws:iam::123456789012:policy/read-reports --document v2.json --set-default"
+    )]
     CreateVersion {
         /// Policy ARN.
         arn: String,
@@ -95,7 +103,9 @@ pub enum PolicyCmd {
         set_default: bool,
     },
     /// Show one version of a managed policy, with its document.
-    #[command(after_help = "Example:\n  iamvault policy get-version arn:aws:iam::aws:policy/AdministratorAccess v1")]
+    #[command(
+        after_help = "Example:\n  iamvault policy get-version arn:aws:iam::aws:policy/AdministratorAccess v1"
+    )]
     GetVersion {
         /// Policy ARN.
         arn: String,
@@ -103,13 +113,17 @@ pub enum PolicyCmd {
         version: String,
     },
     /// List the versions of a managed policy.
-    #[command(after_help = "Example:\n  iamvault policy list-versions arn:aws:iam::123456789012:policy/read-reports")]
+    #[command(
+        after_help = "Example:\n  iamvault policy list-versions arn:aws:iam::123456789012:policy/read-reports"
+    )]
     ListVersions {
         /// Policy ARN.
         arn: String,
     },
     /// Delete a version that is not the default.
-    #[command(after_help = "Example:\n  iamvault policy delete-version arn:aws:iam::123456789012:policy/read-reports v1")]
+    #[command(
+        after_help = "Example:\n  iamvault policy delete-version arn:aws:iam::123456789012:policy/read-reports v1"
+    )]
     DeleteVersion {
         /// Policy ARN.
         arn: String,
@@ -117,7 +131,9 @@ pub enum PolicyCmd {
         version: String,
     },
     /// Make a version the default.
-    #[command(after_help = "Example:\n  iamvault policy set-default-version arn:aws:iam::123456789012:policy/read-reports v2")]
+    #[command(
+        after_help = "Example:\n  iamvault policy set-default-version arn:aws:iam::123456789012:policy/read-reports v2"
+    )]
     SetDefaultVersion {
         /// Policy ARN.
         arn: String,
@@ -125,7 +141,9 @@ pub enum PolicyCmd {
         version: String,
     },
     /// Attach a managed policy to a user, group or role (at most ten each).
-    #[command(after_help = "Example:\n  iamvault policy attach --group developers --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess")]
+    #[command(
+        after_help = "Example:\n  iamvault policy attach --group developers --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess"
+    )]
     Attach {
         #[command(flatten)]
         target: Target,
@@ -134,7 +152,9 @@ pub enum PolicyCmd {
         policy_arn: String,
     },
     /// Detach a managed policy from a user, group or role.
-    #[command(after_help = "Example:\n  iamvault policy detach --group developers --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess")]
+    #[command(
+        after_help = "Example:\n  iamvault policy detach --group developers --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess"
+    )]
     Detach {
         #[command(flatten)]
         target: Target,
@@ -149,7 +169,9 @@ pub enum PolicyCmd {
         target: Target,
     },
     /// Create or replace an inline policy of a user, group or role.
-    #[command(after_help = "Example:\n  iamvault policy put-inline --role web --name s3-read --document s3-read.json")]
+    #[command(
+        after_help = "Example:\n  iamvault policy put-inline --role web --name s3-read --document s3-read.json"
+    )]
     PutInline {
         #[command(flatten)]
         target: Target,
@@ -196,7 +218,9 @@ pub(super) fn run(c: &Ctx, cmd: PolicyCmd) -> Result<Output> {
             description,
         } => {
             let doc = read_document(&document)?;
-            Output::doc(json!({ "Policy": v.create_policy(who, req, &name, path.as_deref(), &doc, description.as_deref())? }))
+            Output::doc(
+                json!({ "Policy": v.create_policy(who, req, &name, path.as_deref(), &doc, description.as_deref())? }),
+            )
         }
         PolicyCmd::Get { arn } => Output::doc(json!({ "Policy": v.get_policy(who, req, &arn)? })),
         PolicyCmd::List {
@@ -216,12 +240,16 @@ pub(super) fn run(c: &Ctx, cmd: PolicyCmd) -> Result<Output> {
             set_default,
         } => {
             let doc = read_document(&document)?;
-            Output::doc(json!({ "PolicyVersion": v.create_policy_version(who, req, &arn, &doc, set_default)? }))
+            Output::doc(
+                json!({ "PolicyVersion": v.create_policy_version(who, req, &arn, &doc, set_default)? }),
+            )
         }
         PolicyCmd::GetVersion { arn, version } => {
             Output::doc(json!({ "PolicyVersion": v.get_policy_version(who, req, &arn, &version)? }))
         }
-        PolicyCmd::ListVersions { arn } => Output::doc(json!({ "Versions": v.list_policy_versions(who, req, &arn)? })),
+        PolicyCmd::ListVersions { arn } => {
+            Output::doc(json!({ "Versions": v.list_policy_versions(who, req, &arn)? }))
+        }
         PolicyCmd::DeleteVersion { arn, version } => {
             v.delete_policy_version(who, req, &arn, &version)?;
             Output::done(format!("deleted version {version} of {arn}"))
@@ -244,14 +272,21 @@ pub(super) fn run(c: &Ctx, cmd: PolicyCmd) -> Result<Output> {
             let (k, n) = target.split();
             Output::doc(json!({ "AttachedPolicies": v.list_attached_policies(who, req, k, n)? }))
         }
-        PolicyCmd::PutInline { target, name, document } => {
+        PolicyCmd::PutInline {
+            target,
+            name,
+            document,
+        } => {
             let (k, n) = target.split();
             v.put_inline_policy(who, req, k, n, &name, &read_document(&document)?)?;
             Output::done(format!("put inline policy {name} on {n}"))
         }
         PolicyCmd::GetInline { target, name } => {
             let (k, n) = target.split();
-            Output::doc(serde_json::to_value(v.get_inline_policy(who, req, k, n, &name)?).unwrap_or_default())
+            Output::doc(
+                serde_json::to_value(v.get_inline_policy(who, req, k, n, &name)?)
+                    .unwrap_or_default(),
+            )
         }
         PolicyCmd::ListInline { target } => {
             let (k, n) = target.split();

@@ -12,7 +12,9 @@ use crate::store::EntityKind;
 #[derive(Debug, Subcommand)]
 pub enum RoleCmd {
     /// Create a role with a trust policy.
-    #[command(after_help = "Example:\n  iamvault role create web --trust-policy trust.json --max-session-duration 7200")]
+    #[command(
+        after_help = "Example:\n  iamvault role create web --trust-policy trust.json --max-session-duration 7200"
+    )]
     Create {
         /// Role name (1-64 of letters, digits and +=,.@_-).
         name: String,
@@ -103,7 +105,9 @@ pub enum RoleCmd {
         name: String,
     },
     /// Set a role's permissions boundary.
-    #[command(after_help = "Example:\n  iamvault role set-boundary web --policy-arn arn:aws:iam::123456789012:policy/web-boundary")]
+    #[command(
+        after_help = "Example:\n  iamvault role set-boundary web --policy-arn arn:aws:iam::123456789012:policy/web-boundary"
+    )]
     SetBoundary {
         /// Role name.
         name: String,
@@ -149,13 +153,21 @@ pub(super) fn run(c: &Ctx, cmd: RoleCmd) -> Result<Output> {
             Output::doc(json!({ "Role": role }))
         }
         RoleCmd::Get { name } => Output::doc(json!({ "Role": v.get_role(who, req, &name)? })),
-        RoleCmd::List { path_prefix } => Output::doc(json!({ "Roles": v.list_roles(who, req, path_prefix.as_deref())? })),
+        RoleCmd::List { path_prefix } => {
+            Output::doc(json!({ "Roles": v.list_roles(who, req, path_prefix.as_deref())? }))
+        }
         RoleCmd::Update {
             name,
             description,
             max_session_duration,
         } => {
-            v.update_role(who, req, &name, description.as_deref(), max_session_duration)?;
+            v.update_role(
+                who,
+                req,
+                &name,
+                description.as_deref(),
+                max_session_duration,
+            )?;
             Output::doc(json!({ "Role": v.get_role(who, req, &name)? }))
         }
         RoleCmd::UpdateTrust { name, trust_policy } => {
@@ -174,7 +186,9 @@ pub(super) fn run(c: &Ctx, cmd: RoleCmd) -> Result<Output> {
             v.untag_role(who, req, &name, &keys)?;
             Output::done(format!("untagged role {name}"))
         }
-        RoleCmd::Tags { name } => Output::doc(json!({ "Tags": v.list_role_tags(who, req, &name)? })),
+        RoleCmd::Tags { name } => {
+            Output::doc(json!({ "Tags": v.list_role_tags(who, req, &name)? }))
+        }
         RoleCmd::SetBoundary { name, policy_arn } => {
             v.put_permissions_boundary(who, req, EntityKind::Role, &name, &policy_arn)?;
             Output::done(format!("set the permissions boundary of role {name}"))

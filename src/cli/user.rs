@@ -11,7 +11,9 @@ use crate::store::EntityKind;
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
     /// Create a user.
-    #[command(after_help = "Example:\n  iamvault user create alice --path /engineering/ --tag team=platform")]
+    #[command(
+        after_help = "Example:\n  iamvault user create alice --path /engineering/ --tag team=platform"
+    )]
     Create {
         /// User name (1-64 of letters, digits and +=,.@_-).
         name: String,
@@ -39,7 +41,9 @@ pub enum UserCmd {
         path_prefix: Option<String>,
     },
     /// Rename a user or change its path.
-    #[command(after_help = "Example:\n  iamvault user update alice --new-name alice.smith --new-path /ops/")]
+    #[command(
+        after_help = "Example:\n  iamvault user update alice --new-name alice.smith --new-path /ops/"
+    )]
     Update {
         /// Current user name.
         name: String,
@@ -60,7 +64,9 @@ pub enum UserCmd {
         force: bool,
     },
     /// Add or replace tags on a user.
-    #[command(after_help = "Example:\n  iamvault user tag alice --tag team=platform --tag cost-center=42")]
+    #[command(
+        after_help = "Example:\n  iamvault user tag alice --tag team=platform --tag cost-center=42"
+    )]
     Tag {
         /// User name.
         name: String,
@@ -84,7 +90,9 @@ pub enum UserCmd {
         name: String,
     },
     /// Set a user's permissions boundary.
-    #[command(after_help = "Example:\n  iamvault user set-boundary alice --policy-arn arn:aws:iam::aws:policy/IAMReadOnlyAccess")]
+    #[command(
+        after_help = "Example:\n  iamvault user set-boundary alice --policy-arn arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+    )]
     SetBoundary {
         /// User name.
         name: String,
@@ -109,16 +117,27 @@ pub(super) fn run(c: &Ctx, cmd: UserCmd) -> Result<Output> {
             permissions_boundary,
             tags,
         } => {
-            let u = v.create_user(who, req, &name, path.as_deref(), permissions_boundary.as_deref(), &parse_tags(&tags)?)?;
+            let u = v.create_user(
+                who,
+                req,
+                &name,
+                path.as_deref(),
+                permissions_boundary.as_deref(),
+                &parse_tags(&tags)?,
+            )?;
             Output::doc(json!({ "User": u }))
         }
         UserCmd::Get { name } => Output::doc(json!({ "User": v.get_user(who, req, Some(&name))? })),
-        UserCmd::List { path_prefix } => Output::doc(json!({ "Users": v.list_users(who, req, path_prefix.as_deref())? })),
+        UserCmd::List { path_prefix } => {
+            Output::doc(json!({ "Users": v.list_users(who, req, path_prefix.as_deref())? }))
+        }
         UserCmd::Update {
             name,
             new_name,
             new_path,
-        } => Output::doc(json!({ "User": v.update_user(who, req, &name, new_name.as_deref(), new_path.as_deref())? })),
+        } => Output::doc(
+            json!({ "User": v.update_user(who, req, &name, new_name.as_deref(), new_path.as_deref())? }),
+        ),
         UserCmd::Delete { name, force } => {
             v.delete_user(who, req, &name, force)?;
             Output::done(format!("deleted user {name}"))
@@ -131,7 +150,9 @@ pub(super) fn run(c: &Ctx, cmd: UserCmd) -> Result<Output> {
             v.untag_user(who, req, &name, &keys)?;
             Output::done(format!("untagged user {name}"))
         }
-        UserCmd::Tags { name } => Output::doc(json!({ "Tags": v.list_user_tags(who, req, &name)? })),
+        UserCmd::Tags { name } => {
+            Output::doc(json!({ "Tags": v.list_user_tags(who, req, &name)? }))
+        }
         UserCmd::SetBoundary { name, policy_arn } => {
             v.put_permissions_boundary(who, req, EntityKind::User, &name, &policy_arn)?;
             Output::done(format!("set the permissions boundary of user {name}"))

@@ -4,11 +4,15 @@ use crate::clock::Random;
 use crate::error::Result;
 use crate::model::{AccessKeyId, IdPrefix, SecretString, UniqueId};
 
-const SECRET_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const SECRET_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Generates an access key id (`AKIA…`, or `ASIA…` when `temporary`) and a 40-character
 /// secret from the alphabet `A-Za-z0-9+/`, as AWS's.
-pub fn generate_access_key(rng: &dyn Random, temporary: bool) -> Result<(AccessKeyId, SecretString)> {
+pub fn generate_access_key(
+    rng: &dyn Random,
+    temporary: bool,
+) -> Result<(AccessKeyId, SecretString)> {
     let mut id_bytes = [0u8; AccessKeyId::RANDOM_LEN];
     rng.fill(&mut id_bytes)?;
     let id = AccessKeyId::from_random(temporary, &id_bytes);
@@ -17,7 +21,11 @@ pub fn generate_access_key(rng: &dyn Random, temporary: bool) -> Result<(AccessK
     let mut secret = String::with_capacity(40);
     for b in raw.iter() {
         // `b & 63` < 64, the alphabet's length.
-        secret.push(SECRET_ALPHABET.get(usize::from(b & 63)).map_or('A', |c| char::from(*c)));
+        secret.push(
+            SECRET_ALPHABET
+                .get(usize::from(b & 63))
+                .map_or('A', |c| char::from(*c)),
+        );
     }
     Ok((id, SecretString::new(secret)))
 }
@@ -44,7 +52,11 @@ pub fn generate_password(rng: &dyn Random) -> Result<SecretString> {
     for (i, pair) in raw.chunks_exact(2).enumerate() {
         // The first four characters take one class each; the rest draw from the first
         // three classes, so the password has every class.
-        let class = if i < 4 { i } else { usize::from(pair.first().copied().unwrap_or(0)) % 3 };
+        let class = if i < 4 {
+            i
+        } else {
+            usize::from(pair.first().copied().unwrap_or(0)) % 3
+        };
         let set = CLASSES.get(class).copied().unwrap_or(CLASSES[0]);
         let pick = usize::from(pair.get(1).copied().unwrap_or(0)) % set.len();
         out.push(set.get(pick).map_or('a', |c| char::from(*c)));
@@ -65,12 +77,26 @@ mod tests {
             let s = id.as_str();
             assert_eq!(s.len(), 20);
             assert!(s.starts_with("AKIA"));
-            assert!(s[4..].bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)), "{s}");
+            assert!(
+                s[4..]
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)),
+                "{s}"
+            );
             let sec = secret.expose();
             assert_eq!(sec.len(), 40);
-            assert!(sec.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
+            assert!(
+                sec.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+            );
         }
-        assert!(generate_access_key(&rng, true).unwrap().0.as_str().starts_with("ASIA"));
+        assert!(
+            generate_access_key(&rng, true)
+                .unwrap()
+                .0
+                .as_str()
+                .starts_with("ASIA")
+        );
     }
 
     #[test]

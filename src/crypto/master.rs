@@ -34,17 +34,31 @@ impl MasterKey {
             .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| Error::Config(format!("cannot create the master key file `{}`: {e}", path.display())))?;
+            .map_err(|e| {
+                Error::Config(format!(
+                    "cannot create the master key file `{}`: {e}",
+                    path.display()
+                ))
+            })?;
         let text = Zeroizing::new(format!("{HEADER}{}\n", hex::encode(self.0.as_ref())));
         f.write_all(text.as_bytes())
             .and_then(|()| f.sync_all())
-            .map_err(|e| Error::Config(format!("cannot write the master key file `{}`: {e}", path.display())))
+            .map_err(|e| {
+                Error::Config(format!(
+                    "cannot write the master key file `{}`: {e}",
+                    path.display()
+                ))
+            })
     }
 
     /// Reads the key from `path`. A file that group or others can read is refused.
     pub fn load(path: &Path) -> Result<Self> {
-        let meta = fs::metadata(path)
-            .map_err(|e| Error::Config(format!("cannot read the master key file `{}`: {e}", path.display())))?;
+        let meta = fs::metadata(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read the master key file `{}`: {e}",
+                path.display()
+            ))
+        })?;
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(Error::Config(format!(
@@ -53,11 +67,18 @@ impl MasterKey {
                 mode & 0o777
             )));
         }
-        let text = Zeroizing::new(
-            fs::read_to_string(path)
-                .map_err(|e| Error::Config(format!("cannot read the master key file `{}`: {e}", path.display())))?,
-        );
-        let bad = || Error::Config(format!("the master key file `{}` is not in the expected format", path.display()));
+        let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read the master key file `{}`: {e}",
+                path.display()
+            ))
+        })?);
+        let bad = || {
+            Error::Config(format!(
+                "the master key file `{}` is not in the expected format",
+                path.display()
+            ))
+        };
         let hexpart = text.trim_end().strip_prefix(HEADER).ok_or_else(bad)?;
         let mut k = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(hexpart, k.as_mut()).map_err(|_| bad())?;
@@ -81,7 +102,10 @@ mod tests {
         let p = dir.path().join(MASTER_KEY_FILE);
         let k = MasterKey::generate(&TestRandom::new(1)).unwrap();
         k.write_new(&p).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let again = MasterKey::load(&p).unwrap();
         assert_eq!(k.bytes(), again.bytes());
         // Refuses to overwrite.
@@ -92,7 +116,10 @@ mod tests {
     fn refuses_readable_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(MASTER_KEY_FILE);
-        MasterKey::generate(&TestRandom::new(1)).unwrap().write_new(&p).unwrap();
+        MasterKey::generate(&TestRandom::new(1))
+            .unwrap()
+            .write_new(&p)
+            .unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         let err = MasterKey::load(&p).err().unwrap();
         assert!(err.to_string().contains("chmod 600"), "{err}");

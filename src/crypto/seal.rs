@@ -49,7 +49,11 @@ impl Sealer {
         rng.fill(&mut nonce)?;
         let mut buf = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
             .map_err(|_| Error::Internal("sealing failed".into()))?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
         out.push(SEALED_VERSION);
@@ -60,7 +64,9 @@ impl Sealer {
 
     /// Decrypts a value sealed with the same key and `aad`.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes> {
-        let fail = || Error::Internal("a sealed value failed to open (wrong key or moved ciphertext)".into());
+        let fail = || {
+            Error::Internal("a sealed value failed to open (wrong key or moved ciphertext)".into())
+        };
         let (&version, rest) = sealed.split_first().ok_or_else(fail)?;
         if version != SEALED_VERSION || rest.len() < NONCE_LEN + AES_256_GCM.tag_len() {
             return Err(fail());
@@ -68,7 +74,10 @@ impl Sealer {
         let (nonce, ct) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| fail())?;
         let mut buf = ct.to_vec();
-        let plain = self.key.open_in_place(nonce, Aad::from(aad), &mut buf).map_err(|_| fail())?;
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(aad), &mut buf)
+            .map_err(|_| fail())?;
         let out = SecretBytes::new(plain.to_vec());
         zeroize::Zeroize::zeroize(&mut buf);
         Ok(out)
@@ -98,7 +107,8 @@ fn derive(prk: &hkdf::Prk, purpose: Purpose) -> Result<Sealer> {
     let mut raw = zeroize::Zeroizing::new([0u8; 32]);
     okm.fill(raw.as_mut())
         .map_err(|_| Error::Internal("key derivation failed".into()))?;
-    let key = UnboundKey::new(&AES_256_GCM, raw.as_ref()).map_err(|_| Error::Internal("key derivation failed".into()))?;
+    let key = UnboundKey::new(&AES_256_GCM, raw.as_ref())
+        .map_err(|_| Error::Internal("key derivation failed".into()))?;
     Ok(Sealer {
         key: LessSafeKey::new(key),
     })
@@ -141,8 +151,15 @@ mod tests {
         let r = ring();
         let rng = TestRandom::new(1);
         let s = r.sealer(Purpose::AccessKeySecret);
-        let c = s.seal(&rng, b"access-key:AKIAAAAAAAAAAAAAAAAA", b"secret").unwrap();
-        assert_eq!(s.open(b"access-key:AKIAAAAAAAAAAAAAAAAA", &c).unwrap().expose(), b"secret");
+        let c = s
+            .seal(&rng, b"access-key:AKIAAAAAAAAAAAAAAAAA", b"secret")
+            .unwrap();
+        assert_eq!(
+            s.open(b"access-key:AKIAAAAAAAAAAAAAAAAA", &c)
+                .unwrap()
+                .expose(),
+            b"secret"
+        );
         assert!(!c.windows(6).any(|w| w == b"secret"));
     }
 
@@ -151,7 +168,9 @@ mod tests {
         let r = ring();
         let rng = TestRandom::new(1);
         let s = r.sealer(Purpose::AccessKeySecret);
-        let c = s.seal(&rng, b"access-key:AKIAAAAAAAAAAAAAAAAA", b"secret").unwrap();
+        let c = s
+            .seal(&rng, b"access-key:AKIAAAAAAAAAAAAAAAAA", b"secret")
+            .unwrap();
         assert!(s.open(b"access-key:AKIABBBBBBBBBBBBBBBB", &c).is_err());
     }
 
@@ -159,14 +178,24 @@ mod tests {
     fn purposes_are_separated_and_tampering_detected() {
         let r = ring();
         let rng = TestRandom::new(1);
-        let c = r.sealer(Purpose::AccessKeySecret).seal(&rng, b"x", b"secret").unwrap();
+        let c = r
+            .sealer(Purpose::AccessKeySecret)
+            .seal(&rng, b"x", b"secret")
+            .unwrap();
         assert!(r.sealer(Purpose::TotpSeed).open(b"x", &c).is_err());
         for i in 0..c.len() {
             let mut t = c.clone();
             t[i] ^= 1;
-            assert!(r.sealer(Purpose::AccessKeySecret).open(b"x", &t).is_err(), "bit flip at {i}");
+            assert!(
+                r.sealer(Purpose::AccessKeySecret).open(b"x", &t).is_err(),
+                "bit flip at {i}"
+            );
         }
-        assert!(r.sealer(Purpose::AccessKeySecret).open(b"x", &c[..10]).is_err());
+        assert!(
+            r.sealer(Purpose::AccessKeySecret)
+                .open(b"x", &c[..10])
+                .is_err()
+        );
         assert!(r.sealer(Purpose::AccessKeySecret).open(b"x", &[]).is_err());
     }
 
@@ -175,7 +204,10 @@ mod tests {
         let a = ring();
         let b = KeyRing::derive(&MasterKey::generate(&TestRandom::new(10)).unwrap()).unwrap();
         let rng = TestRandom::new(1);
-        let c = a.sealer(Purpose::TotpSeed).seal(&rng, b"x", b"seed").unwrap();
+        let c = a
+            .sealer(Purpose::TotpSeed)
+            .seal(&rng, b"x", b"seed")
+            .unwrap();
         assert!(b.sealer(Purpose::TotpSeed).open(b"x", &c).is_err());
     }
 }

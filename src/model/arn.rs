@@ -47,8 +47,19 @@ pub const MAX_ARN_LEN: usize = 2048;
 
 impl Arn {
     /// The ARN of an IAM entity: `arn:aws:iam::ACCT:type` + path + name.
-    pub fn iam(account: &AccountId, ty: ResourceType, path: &PolicyPath, name: &EntityName) -> Self {
-        Self::from_text(format!("arn:aws:iam::{}:{}{}{}", account, ty.as_str(), path, name))
+    pub fn iam(
+        account: &AccountId,
+        ty: ResourceType,
+        path: &PolicyPath,
+        name: &EntityName,
+    ) -> Self {
+        Self::from_text(format!(
+            "arn:aws:iam::{}:{}{}{}",
+            account,
+            ty.as_str(),
+            path,
+            name
+        ))
     }
 
     /// The ARN of an account's root user.
@@ -105,13 +116,19 @@ impl Arn {
 
     /// The service field (`iam`, `sts`, `s3`…).
     pub fn service(&self) -> &str {
-        let start = self.text.get(4..).and_then(|t| t.find(':')).map_or(0, |i| i + 5);
+        let start = self
+            .text
+            .get(4..)
+            .and_then(|t| t.find(':'))
+            .map_or(0, |i| i + 5);
         self.text.get(start..self.service_end).unwrap_or("")
     }
 
     /// The account field (empty for `arn:aws:iam::aws:policy/…` style and S3).
     pub fn account(&self) -> &str {
-        self.text.get(self.region_end + 1..self.account_end).unwrap_or("")
+        self.text
+            .get(self.region_end + 1..self.account_end)
+            .unwrap_or("")
     }
 
     /// The resource field (everything after the fifth colon).
@@ -139,7 +156,10 @@ mod tests {
         assert_eq!(a.as_str(), "arn:aws:iam::123456789012:user/alice");
         let p = PolicyPath::parse("/division/sub/").unwrap();
         let a = Arn::iam(&acct, ResourceType::User, &p, &name);
-        assert_eq!(a.as_str(), "arn:aws:iam::123456789012:user/division/sub/alice");
+        assert_eq!(
+            a.as_str(),
+            "arn:aws:iam::123456789012:user/division/sub/alice"
+        );
         assert_eq!(a.service(), "iam");
         assert_eq!(a.account(), "123456789012");
         assert_eq!(a.resource(), "user/division/sub/alice");
@@ -155,7 +175,14 @@ mod tests {
         assert_eq!(s3.service(), "s3");
         assert_eq!(s3.account(), "");
         assert_eq!(s3.resource(), "bucket/key:with:colons");
-        for bad in ["", "arn", "arn:aws:iam", "arn:aws:iam::123", "nope:aws:iam::1:x", "arn:aws:iam::1:"] {
+        for bad in [
+            "",
+            "arn",
+            "arn:aws:iam",
+            "arn:aws:iam::123",
+            "nope:aws:iam::1:x",
+            "arn:aws:iam::1:",
+        ] {
             assert!(Arn::parse(bad).is_err(), "{bad}");
         }
     }

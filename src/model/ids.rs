@@ -92,7 +92,11 @@ impl UniqueId {
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(Error::Validation(format!("`{}` is not a valid {} id", s.escape_default(), prefix.as_str())))
+            Err(Error::Validation(format!(
+                "`{}` is not a valid {} id",
+                s.escape_default(),
+                prefix.as_str()
+            )))
         }
     }
 
@@ -111,7 +115,9 @@ impl fmt::Display for UniqueId {
 /// Maps the low five bits of a byte to the AWS base32 alphabet.
 pub fn base32_char(b: u8) -> char {
     // `b & 31` is always < 32, the alphabet's length.
-    BASE32_ALPHABET.get(usize::from(b & 31)).map_or('A', |c| char::from(*c))
+    BASE32_ALPHABET
+        .get(usize::from(b & 31))
+        .map_or('A', |c| char::from(*c))
 }
 
 /// An access key id: `AKIA` (long-term) or `ASIA` (temporary) and 16 base32 characters.
@@ -169,20 +175,35 @@ mod tests {
     #[test]
     fn account_ids() {
         assert!(AccountId::parse("123456789012").is_ok());
-        for bad in ["", "12345678901", "1234567890123", "12345678901a", "１２３４５６７８９０１２"] {
+        for bad in [
+            "",
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "１２３４５６７８９０１２",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn key_id_format() {
-        let id = AccessKeyId::from_random(false, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 25, 26, 31, 32, 255]);
+        let id = AccessKeyId::from_random(
+            false,
+            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 25, 26, 31, 32, 255],
+        );
         assert_eq!(id.as_str(), "AKIAABCDEFGHIJKZ27A7");
         assert_eq!(id.as_str().len(), 20);
         assert!(AccessKeyId::parse(id.as_str()).is_ok());
         let tmp = AccessKeyId::from_random(true, &[0; 16]);
         assert!(tmp.is_temporary());
-        for bad in ["AKIA", "AKIAABCDEFGHIJKLMNO1", "AKIAabcdefghijklmnop", "AIDAABCDEFGHIJKLMNOP", "AKIAABCDEFGHIJKLMNOPQ"] {
+        for bad in [
+            "AKIA",
+            "AKIAABCDEFGHIJKLMNO1",
+            "AKIAabcdefghijklmnop",
+            "AIDAABCDEFGHIJKLMNOP",
+            "AKIAABCDEFGHIJKLMNOPQ",
+        ] {
             assert!(AccessKeyId::parse(bad).is_err(), "{bad}");
         }
     }
@@ -194,8 +215,16 @@ mod tests {
         assert!(id.as_str().starts_with("AROA"));
         assert!(UniqueId::parse(IdPrefix::Role, id.as_str()).is_ok());
         assert!(UniqueId::parse(IdPrefix::User, id.as_str()).is_err());
-        for p in [IdPrefix::User, IdPrefix::Group, IdPrefix::Policy, IdPrefix::InstanceProfile] {
-            assert_eq!(UniqueId::from_random(p, &[0; 17]).as_str().get(..4), Some(p.as_str()));
+        for p in [
+            IdPrefix::User,
+            IdPrefix::Group,
+            IdPrefix::Policy,
+            IdPrefix::InstanceProfile,
+        ] {
+            assert_eq!(
+                UniqueId::from_random(p, &[0; 17]).as_str().get(..4),
+                Some(p.as_str())
+            );
         }
     }
 }

@@ -109,7 +109,8 @@ impl PolicyPath {
     /// Validates `s` as an IAM path.
     pub fn parse(s: &str) -> Result<Self> {
         let ok_chars = s.chars().all(|c| ('!'..='~').contains(&c));
-        let shape = s == "/" || (s.len() >= 3 && s.starts_with('/') && s.ends_with('/') && !s.contains("//"));
+        let shape = s == "/"
+            || (s.len() >= 3 && s.starts_with('/') && s.ends_with('/') && !s.contains("//"));
         if s.is_empty() || s.len() > 512 || !ok_chars || !shape {
             return Err(Error::Validation(format!(
                 "1 validation error detected: value `{}` at `path` failed to satisfy constraint: the path must begin and end with `/`, contain no empty segment, be printable ascii and at most 512 characters",
@@ -121,7 +122,11 @@ impl PolicyPath {
 
     /// Validates a path prefix used for listing (`/` or starting with `/`).
     pub fn parse_prefix(s: &str) -> Result<String> {
-        if s.is_empty() || s.len() > 512 || !s.starts_with('/') || !s.chars().all(|c| ('!'..='~').contains(&c)) {
+        if s.is_empty()
+            || s.len() > 512
+            || !s.starts_with('/')
+            || !s.chars().all(|c| ('!'..='~').contains(&c))
+        {
             return Err(Error::Validation(format!(
                 "1 validation error detected: value `{}` at `pathPrefix` failed to satisfy constraint: must start with `/` and be printable ascii",
                 s.escape_default()
@@ -151,7 +156,15 @@ mod tests {
         assert!(EntityName::parse(NameKind::User, "alice").is_ok());
         assert!(EntityName::parse(NameKind::User, "a+b=c,d.e@f-g_h").is_ok());
         assert!(EntityName::parse(NameKind::User, &"a".repeat(64)).is_ok());
-        for bad in ["", "has space", "slash/name", "ünïcode", "tab\t", "semi;colon", "a\u{200b}b"] {
+        for bad in [
+            "",
+            "has space",
+            "slash/name",
+            "ünïcode",
+            "tab\t",
+            "semi;colon",
+            "a\u{200b}b",
+        ] {
             let e = EntityName::parse(NameKind::User, bad).unwrap_err();
             assert_eq!(e.code(), "ValidationError", "{bad:?}");
         }

@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn secret_types_have_no_debug() {
-        assert!((&Probe::<String>(std::marker::PhantomData)).is_debug());
+        assert!(Probe::<String>(std::marker::PhantomData).is_debug());
         assert!(!(&Probe::<SecretString>(std::marker::PhantomData)).is_debug());
         assert!(!(&Probe::<SecretBytes>(std::marker::PhantomData)).is_debug());
     }

@@ -18,7 +18,9 @@ pub struct Tag {
 }
 
 fn tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+    c.is_alphanumeric()
+        || c.is_whitespace()
+        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 impl Tag {
@@ -32,7 +34,9 @@ impl Tag {
             )));
         }
         if key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(Error::InvalidInput(format!("tag key `{key}` uses the reserved prefix `aws:`")));
+            return Err(Error::InvalidInput(format!(
+                "tag key `{key}` uses the reserved prefix `aws:`"
+            )));
         }
         if value.chars().count() > 256 || !value.chars().all(tag_char) {
             return Err(Error::Validation(format!(
@@ -56,11 +60,16 @@ pub fn validate_tag_set(tags: &[Tag]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for t in tags {
         if !seen.insert(t.canonical_key()) {
-            return Err(Error::InvalidInput(format!("duplicate tag key `{}` in one request", t.key)));
+            return Err(Error::InvalidInput(format!(
+                "duplicate tag key `{}` in one request",
+                t.key
+            )));
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(Error::LimitExceeded(format!("at most {MAX_TAGS} tags per entity")));
+        return Err(Error::LimitExceeded(format!(
+            "at most {MAX_TAGS} tags per entity"
+        )));
     }
     Ok(())
 }
@@ -78,7 +87,10 @@ mod tests {
         assert!(Tag::new("k", &"v".repeat(257)).is_err());
         assert!(Tag::new("bad;key", "x").is_err());
         assert_eq!(Tag::new("aws:foo", "x").unwrap_err().code(), "InvalidInput");
-        let dup = [Tag::new("Team", "a").unwrap(), Tag::new("team", "b").unwrap()];
+        let dup = [
+            Tag::new("Team", "a").unwrap(),
+            Tag::new("team", "b").unwrap(),
+        ];
         assert!(validate_tag_set(&dup).is_err());
     }
 }

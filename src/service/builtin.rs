@@ -76,7 +76,11 @@ mod tests {
         for p in BUILTIN_POLICIES {
             let v: serde_json::Value = serde_json::from_str(p.document).unwrap();
             assert_eq!(v["Version"], "2012-10-17", "{}", p.name);
-            assert!(crate::model::UniqueId::parse(crate::model::IdPrefix::Policy, p.id).is_ok(), "{}", p.name);
+            assert!(
+                crate::model::UniqueId::parse(crate::model::IdPrefix::Policy, p.id).is_ok(),
+                "{}",
+                p.name
+            );
         }
         assert_eq!(
             builtin_by_arn("arn:aws:iam::aws:policy/AdministratorAccess").map(|p| p.name),

@@ -8,7 +8,10 @@ use crate::model::{AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, R
 use crate::store::{EntityKind, GroupRow};
 
 pub(super) fn group_arn(row: &GroupRow) -> String {
-    format!("arn:aws:iam::{}:group{}{}", row.account_id, row.path, row.name)
+    format!(
+        "arn:aws:iam::{}:group{}{}",
+        row.account_id, row.path, row.name
+    )
 }
 
 pub(super) fn arn_for(account: &AccountId, found: Option<&GroupRow>, n: &EntityName) -> String {
@@ -30,15 +33,26 @@ pub(super) fn to_group(row: GroupRow) -> Group {
 
 impl Vault {
     /// CreateGroup.
-    pub fn create_group(&self, caller: &Caller, ctx: &RequestContext, group_name: &str, path: Option<&str>) -> Result<Group> {
+    pub fn create_group(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        group_name: &str,
+        path: Option<&str>,
+    ) -> Result<Group> {
         let n = name(NameKind::Group, group_name)?;
-        let path = path.map(PolicyPath::parse).transpose()?.unwrap_or_else(PolicyPath::root);
+        let path = path
+            .map(PolicyPath::parse)
+            .transpose()?
+            .unwrap_or_else(PolicyPath::root);
         let arn = Arn::iam(&caller.account, ResourceType::Group, &path, &n).to_string();
         self.authorize(caller, "iam:CreateGroup", &arn, ctx)?;
         let tx = self.store().write()?;
         require_account(&tx, &caller.account)?;
         if tx.group(caller.account.as_str(), n.canonical())?.is_some() {
-            return Err(Error::EntityAlreadyExists(format!("Group with name {n} already exists.")));
+            return Err(Error::EntityAlreadyExists(format!(
+                "Group with name {n} already exists."
+            )));
         }
         let row = GroupRow {
             group_id: generate_unique_id(self.env.rng.as_ref(), IdPrefix::Group)?.to_string(),
@@ -53,13 +67,27 @@ impl Vault {
     }
 
     /// GetGroup: the group and its members.
-    pub fn get_group(&self, caller: &Caller, ctx: &RequestContext, group_name: &str) -> Result<GroupWithUsers> {
+    pub fn get_group(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        group_name: &str,
+    ) -> Result<GroupWithUsers> {
         let n = name(NameKind::Group, group_name)?;
         let tx = self.store().read()?;
         let found = tx.group(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:GetGroup", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:GetGroup",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("group", n.as_str()))?;
-        let users = tx.group_members(&row.group_id)?.into_iter().map(|u| to_user(u, Vec::new())).collect();
+        let users = tx
+            .group_members(&row.group_id)?
+            .into_iter()
+            .map(|u| to_user(u, Vec::new()))
+            .collect();
         Ok(GroupWithUsers {
             group: to_group(row),
             users,
@@ -67,19 +95,47 @@ impl Vault {
     }
 
     /// ListGroups.
-    pub fn list_groups(&self, caller: &Caller, ctx: &RequestContext, path_prefix: Option<&str>) -> Result<Vec<Group>> {
-        let prefix = path_prefix.map(PolicyPath::parse_prefix).transpose()?.unwrap_or_else(|| "/".into());
-        self.authorize(caller, "iam:ListGroups", &format!("arn:aws:iam::{}:group{}", caller.account, prefix), ctx)?;
+    pub fn list_groups(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        path_prefix: Option<&str>,
+    ) -> Result<Vec<Group>> {
+        let prefix = path_prefix
+            .map(PolicyPath::parse_prefix)
+            .transpose()?
+            .unwrap_or_else(|| "/".into());
+        self.authorize(
+            caller,
+            "iam:ListGroups",
+            &format!("arn:aws:iam::{}:group{}", caller.account, prefix),
+            ctx,
+        )?;
         let tx = self.store().read()?;
-        Ok(tx.groups(caller.account.as_str(), &prefix)?.into_iter().map(to_group).collect())
+        Ok(tx
+            .groups(caller.account.as_str(), &prefix)?
+            .into_iter()
+            .map(to_group)
+            .collect())
     }
 
     /// DeleteGroup. Members and policies block it unless `force`.
-    pub fn delete_group(&self, caller: &Caller, ctx: &RequestContext, group_name: &str, force: bool) -> Result<()> {
+    pub fn delete_group(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        group_name: &str,
+        force: bool,
+    ) -> Result<()> {
         let n = name(NameKind::Group, group_name)?;
         let tx = self.store().write()?;
         let found = tx.group(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:DeleteGroup", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:DeleteGroup",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("group", n.as_str()))?;
         let members = tx.group_members(&row.group_id)?;
         let attached = tx.attached(EntityKind::Group, &row.group_id)?;
@@ -109,14 +165,24 @@ impl Vault {
             tx.detach(EntityKind::Group, &row.group_id, a)?;
         }
         for p in &inline {
-            tx.delete_inline(EntityKind::Group, &row.group_id, &p.name.to_ascii_lowercase())?;
+            tx.delete_inline(
+                EntityKind::Group,
+                &row.group_id,
+                &p.name.to_ascii_lowercase(),
+            )?;
         }
         tx.delete_group(&row.group_id)?;
         tx.commit()
     }
 
     /// AddUserToGroup. Adding a member twice is not an error, as in AWS.
-    pub fn add_user_to_group(&self, caller: &Caller, ctx: &RequestContext, group_name: &str, user_name: &str) -> Result<()> {
+    pub fn add_user_to_group(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        group_name: &str,
+        user_name: &str,
+    ) -> Result<()> {
         self.membership(caller, ctx, group_name, user_name, true)
     }
 
@@ -131,13 +197,29 @@ impl Vault {
         self.membership(caller, ctx, group_name, user_name, false)
     }
 
-    fn membership(&self, caller: &Caller, ctx: &RequestContext, group_name: &str, user_name: &str, add: bool) -> Result<()> {
+    fn membership(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        group_name: &str,
+        user_name: &str,
+        add: bool,
+    ) -> Result<()> {
         let gn = name(NameKind::Group, group_name)?;
         let un = name(NameKind::User, user_name)?;
         let tx = self.store().write()?;
         let group = tx.group(caller.account.as_str(), gn.canonical())?;
-        let action = if add { "iam:AddUserToGroup" } else { "iam:RemoveUserFromGroup" };
-        self.authorize(caller, action, &arn_for(&caller.account, group.as_ref(), &gn), ctx)?;
+        let action = if add {
+            "iam:AddUserToGroup"
+        } else {
+            "iam:RemoveUserFromGroup"
+        };
+        self.authorize(
+            caller,
+            action,
+            &arn_for(&caller.account, group.as_ref(), &gn),
+            ctx,
+        )?;
         let group = group.ok_or_else(|| no_such("group", gn.as_str()))?;
         let user = tx
             .user(caller.account.as_str(), un.canonical())?
@@ -154,12 +236,26 @@ impl Vault {
     }
 
     /// ListGroupsForUser.
-    pub fn list_groups_for_user(&self, caller: &Caller, ctx: &RequestContext, user_name: &str) -> Result<Vec<Group>> {
+    pub fn list_groups_for_user(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+    ) -> Result<Vec<Group>> {
         let un = name(NameKind::User, user_name)?;
         let tx = self.store().read()?;
         let found = tx.user(caller.account.as_str(), un.canonical())?;
-        self.authorize(caller, "iam:ListGroupsForUser", &user_arn_for(&caller.account, found.as_ref(), &un), ctx)?;
+        self.authorize(
+            caller,
+            "iam:ListGroupsForUser",
+            &user_arn_for(&caller.account, found.as_ref(), &un),
+            ctx,
+        )?;
         let user = found.ok_or_else(|| no_such("user", un.as_str()))?;
-        Ok(tx.groups_for_user(&user.user_id)?.into_iter().map(to_group).collect())
+        Ok(tx
+            .groups_for_user(&user.user_id)?
+            .into_iter()
+            .map(to_group)
+            .collect())
     }
 }

@@ -63,15 +63,23 @@ impl Serialize for InitOutput {
         }
         st.serialize_field("admin_user", &self.admin_user)?;
         st.serialize_field("admin_access_key_id", &self.admin_access_key_id)?;
-        st.serialize_field("admin_secret_access_key", self.admin_secret_access_key.expose())?;
-        st.serialize_field("credentials_file", &self.credentials_file.display().to_string())?;
+        st.serialize_field(
+            "admin_secret_access_key",
+            self.admin_secret_access_key.expose(),
+        )?;
+        st.serialize_field(
+            "credentials_file",
+            &self.credentials_file.display().to_string(),
+        )?;
         st.end()
     }
 }
 
 /// True when `dir` already holds a vault (or the remains of one).
 pub fn vault_exists(dir: &Path) -> bool {
-    dir.join(DB_FILE).exists() || dir.join(MASTER_KEY_FILE).exists() || dir.join(BOOTSTRAP_CREDENTIALS_FILE).exists()
+    dir.join(DB_FILE).exists()
+        || dir.join(MASTER_KEY_FILE).exists()
+        || dir.join(BOOTSTRAP_CREDENTIALS_FILE).exists()
 }
 
 fn random_account_id(env: &Env) -> Result<AccountId> {
@@ -96,7 +104,13 @@ impl Vault {
             .map_err(|e| Error::Config(format!("cannot create `{}`: {e}", data_dir.display())))?;
         let result = Self::init_inner(data_dir, env, opts);
         if result.is_err() {
-            for f in [DB_FILE, "vault.db-wal", "vault.db-shm", MASTER_KEY_FILE, BOOTSTRAP_CREDENTIALS_FILE] {
+            for f in [
+                DB_FILE,
+                "vault.db-wal",
+                "vault.db-shm",
+                MASTER_KEY_FILE,
+                BOOTSTRAP_CREDENTIALS_FILE,
+            ] {
                 let _ = fs::remove_file(data_dir.join(f));
             }
             if created_dir {
@@ -107,16 +121,21 @@ impl Vault {
     }
 
     fn init_inner(data_dir: &Path, env: Env, opts: InitOptions) -> Result<(Vault, InitOutput)> {
-        fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::Config(format!("cannot set the mode of `{}`: {e}", data_dir.display())))?;
+        fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700)).map_err(|e| {
+            Error::Config(format!(
+                "cannot set the mode of `{}`: {e}",
+                data_dir.display()
+            ))
+        })?;
         let master = MasterKey::generate(env.rng.as_ref())?;
         master.write_new(&data_dir.join(MASTER_KEY_FILE))?;
         let db = data_dir.join(DB_FILE);
         let store = Store::open(&db)?;
         // SQLite creates the file with the umask's mode; the WAL and shared-memory files it
         // makes later copy this file's mode.
-        fs::set_permissions(&db, fs::Permissions::from_mode(0o600))
-            .map_err(|e| Error::Config(format!("cannot set the mode of `{}`: {e}", db.display())))?;
+        fs::set_permissions(&db, fs::Permissions::from_mode(0o600)).map_err(|e| {
+            Error::Config(format!("cannot set the mode of `{}`: {e}", db.display()))
+        })?;
         let vault = Vault {
             store,
             keys: KeyRing::derive(&master)?,
@@ -150,7 +169,13 @@ impl Vault {
             ..RequestContext::default()
         };
         vault.create_user(&root, &ctx, ADMIN_USER, None, None, &[])?;
-        vault.attach_policy(&root, &ctx, EntityKind::User, ADMIN_USER, "arn:aws:iam::aws:policy/AdministratorAccess")?;
+        vault.attach_policy(
+            &root,
+            &ctx,
+            EntityKind::User,
+            ADMIN_USER,
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+        )?;
         let key = vault.create_access_key(&root, &ctx, Some(ADMIN_USER))?;
         let cred_path = data_dir.join(BOOTSTRAP_CREDENTIALS_FILE);
         write_credentials_file(&cred_path, &key.metadata.access_key_id, &key.secret)?;

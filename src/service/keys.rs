@@ -2,8 +2,8 @@
 
 use super::users::{arn_for, require_user};
 use super::{
-    AccessKeyLastUsed, AccessKeyLastUsedResult, AccessKeyMetadata, Caller, CallerKind, NewAccessKey, RequestContext, Vault,
-    name,
+    AccessKeyLastUsed, AccessKeyLastUsedResult, AccessKeyMetadata, Caller, CallerKind,
+    NewAccessKey, RequestContext, Vault, name,
 };
 use crate::crypto::{Purpose, generate_access_key};
 use crate::error::{Error, Result};
@@ -52,11 +52,21 @@ impl Vault {
     }
 
     /// CreateAccessKey. Returns the secret; this is the only time it is ever shown.
-    pub fn create_access_key(&self, caller: &Caller, ctx: &RequestContext, user_name: Option<&str>) -> Result<NewAccessKey> {
+    pub fn create_access_key(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: Option<&str>,
+    ) -> Result<NewAccessKey> {
         let n = self.key_owner(caller, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:CreateAccessKey", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:CreateAccessKey",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let user = require_user(&tx, &caller.account, &n)?;
         // The count and the insert share one IMMEDIATE transaction, so parallel requests
         // are serialized and can never make a third key.
@@ -91,11 +101,21 @@ impl Vault {
     }
 
     /// ListAccessKeys: metadata only, never secrets.
-    pub fn list_access_keys(&self, caller: &Caller, ctx: &RequestContext, user_name: Option<&str>) -> Result<Vec<AccessKeyMetadata>> {
+    pub fn list_access_keys(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: Option<&str>,
+    ) -> Result<Vec<AccessKeyMetadata>> {
         let n = self.key_owner(caller, user_name)?;
         let tx = self.store().read()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:ListAccessKeys", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:ListAccessKeys",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let user = require_user(&tx, &caller.account, &n)?;
         Ok(tx
             .access_keys_for_user(&user.user_id)?
@@ -105,7 +125,12 @@ impl Vault {
     }
 
     /// Finds a key that belongs to the named user.
-    fn owned_key(&self, tx: &crate::store::ReadTx<'_>, user: &UserRow, access_key_id: &str) -> Result<AccessKeyRow> {
+    fn owned_key(
+        &self,
+        tx: &crate::store::ReadTx<'_>,
+        user: &UserRow,
+        access_key_id: &str,
+    ) -> Result<AccessKeyRow> {
         AccessKeyId::parse(access_key_id)?;
         tx.access_key(access_key_id)?
             .filter(|k| k.user_id == user.user_id)
@@ -128,7 +153,12 @@ impl Vault {
         let n = self.key_owner(caller, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:UpdateAccessKey", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:UpdateAccessKey",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let user = require_user(&tx, &caller.account, &n)?;
         let key = self.owned_key(&tx, &user, access_key_id)?;
         tx.set_key_status(&key.access_key_id, status)?;
@@ -136,11 +166,22 @@ impl Vault {
     }
 
     /// DeleteAccessKey.
-    pub fn delete_access_key(&self, caller: &Caller, ctx: &RequestContext, user_name: Option<&str>, access_key_id: &str) -> Result<()> {
+    pub fn delete_access_key(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: Option<&str>,
+        access_key_id: &str,
+    ) -> Result<()> {
         let n = self.key_owner(caller, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:DeleteAccessKey", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:DeleteAccessKey",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let user = require_user(&tx, &caller.account, &n)?;
         let key = self.owned_key(&tx, &user, access_key_id)?;
         tx.delete_access_key(&key.access_key_id)?;
@@ -148,10 +189,17 @@ impl Vault {
     }
 
     /// GetAccessKeyLastUsed. `N/A` for service and region when the key was never used.
-    pub fn get_access_key_last_used(&self, caller: &Caller, ctx: &RequestContext, access_key_id: &str) -> Result<AccessKeyLastUsedResult> {
+    pub fn get_access_key_last_used(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        access_key_id: &str,
+    ) -> Result<AccessKeyLastUsedResult> {
         AccessKeyId::parse(access_key_id)?;
         let tx = self.store().read()?;
-        let key = tx.access_key(access_key_id)?.filter(|k| k.account_id == caller.account.as_str());
+        let key = tx
+            .access_key(access_key_id)?
+            .filter(|k| k.account_id == caller.account.as_str());
         let user = match &key {
             Some(k) => tx.user_by_id(&k.user_id)?,
             None => None,
@@ -161,9 +209,11 @@ impl Vault {
             None => format!("arn:aws:iam::{}:user/", caller.account),
         };
         self.authorize(caller, "iam:GetAccessKeyLastUsed", &resource, ctx)?;
-        let (key, user) = key
-            .zip(user)
-            .ok_or_else(|| Error::NoSuchEntity(format!("The Access Key with id {access_key_id} cannot be found.")))?;
+        let (key, user) = key.zip(user).ok_or_else(|| {
+            Error::NoSuchEntity(format!(
+                "The Access Key with id {access_key_id} cannot be found."
+            ))
+        })?;
         Ok(AccessKeyLastUsedResult {
             user_name: user.name,
             access_key_last_used: AccessKeyLastUsed {
@@ -176,15 +226,21 @@ impl Vault {
 
     /// Records that a key was used (called by the request verifier). AWS records at most
     /// once per 15-minute span; so does this, to keep writes off the hot path.
-    pub fn record_access_key_use(&self, access_key_id: &str, service: &str, region: &str) -> Result<()> {
+    pub fn record_access_key_use(
+        &self,
+        access_key_id: &str,
+        service: &str,
+        region: &str,
+    ) -> Result<()> {
         let now = self.now();
         let tx = self.store().write()?;
         let Some(key) = tx.access_key(access_key_id)? else {
             return Ok(());
         };
-        let fresh = key
-            .last_used_at
-            .is_some_and(|t| now - t < time::Duration::minutes(15) && key.last_used_service.as_deref() == Some(service));
+        let fresh = key.last_used_at.is_some_and(|t| {
+            now - t < time::Duration::minutes(15)
+                && key.last_used_service.as_deref() == Some(service)
+        });
         if !fresh {
             tx.record_key_use(access_key_id, now, service, region)?;
         }
@@ -193,7 +249,10 @@ impl Vault {
 
     /// The owner and secret of an active long-term key, for request verification.
     /// Inactive and unknown keys give `None`.
-    pub fn access_key_secret(&self, access_key_id: &str) -> Result<Option<(UserRow, SecretString)>> {
+    pub fn access_key_secret(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<(UserRow, SecretString)>> {
         let tx = self.store().read()?;
         let Some(key) = tx.access_key(access_key_id)? else {
             return Ok(None);
@@ -204,10 +263,10 @@ impl Vault {
         let Some(user) = tx.user_by_id(&key.user_id)? else {
             return Ok(None);
         };
-        let plain = self
-            .keys
-            .sealer(Purpose::AccessKeySecret)
-            .open(&secret_aad(&key.account_id, &key.user_id, &key.access_key_id), &key.sealed_secret)?;
+        let plain = self.keys.sealer(Purpose::AccessKeySecret).open(
+            &secret_aad(&key.account_id, &key.user_id, &key.access_key_id),
+            &key.sealed_secret,
+        )?;
         let text = String::from_utf8(plain.expose().to_vec())
             .map_err(|_| Error::Internal("a stored access key secret is not text".into()))?;
         Ok(Some((user, SecretString::new(text))))

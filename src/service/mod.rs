@@ -26,8 +26,8 @@ use crate::store::{DB_FILE, ReadTx, Store};
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy};
 pub use init::{ADMIN_USER, BOOTSTRAP_CREDENTIALS_FILE, InitOptions, InitOutput, vault_exists};
 pub use keys::{MAX_KEYS_PER_USER, parse_status};
-pub use roles::{MAX_SESSION_RANGE, NewRole};
 pub use policies::{DocumentKind, PolicyScope};
+pub use roles::{MAX_SESSION_RANGE, NewRole};
 pub use types::*;
 
 /// Who is making a request.
@@ -141,9 +141,19 @@ impl Vault {
     ///
     /// Until the policy engine is wired in, the account root may do everything in its own
     /// account and everyone else is denied, with AWS's wording.
-    pub fn authorize(&self, caller: &Caller, action: &str, resource: &str, _ctx: &RequestContext) -> Result<()> {
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        _ctx: &RequestContext,
+    ) -> Result<()> {
         let own_account = Arn::parse(resource)
-            .map(|a| a.account() == caller.account.as_str() || a.account().is_empty() || a.account() == "aws")
+            .map(|a| {
+                a.account() == caller.account.as_str()
+                    || a.account().is_empty()
+                    || a.account() == "aws"
+            })
             .unwrap_or(resource == "*");
         match caller.kind {
             CallerKind::Root if own_account => Ok(()),
@@ -172,7 +182,9 @@ fn no_such(what: &str, name: &str) -> Error {
 /// Checks that an account exists.
 fn require_account(tx: &ReadTx<'_>, account: &AccountId) -> Result<()> {
     if tx.account(account.as_str())?.is_none() {
-        return Err(Error::NoSuchEntity(format!("account `{account}` does not exist in this vault")));
+        return Err(Error::NoSuchEntity(format!(
+            "account `{account}` does not exist in this vault"
+        )));
     }
     Ok(())
 }

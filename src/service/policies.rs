@@ -2,7 +2,10 @@
 //! boundaries.
 
 use super::builtin::{BUILTIN_POLICIES, BuiltinPolicy, builtin_by_arn};
-use super::{AttachedPolicy, Caller, InlinePolicy, Policy, PolicyVersion, RequestContext, Vault, name, no_such, require_account};
+use super::{
+    AttachedPolicy, Caller, InlinePolicy, Policy, PolicyVersion, RequestContext, Vault, name,
+    no_such, require_account,
+};
 use crate::crypto::generate_unique_id;
 use crate::error::{Error, Result};
 use crate::model::{Arn, EntityName, IdPrefix, NameKind, PolicyPath};
@@ -61,13 +64,16 @@ pub(super) fn check_document(doc: &str, kind: DocumentKind) -> Result<()> {
             bad.escape_unicode()
         )));
     }
-    let value: serde_json::Value = serde_json::from_str(doc)
-        .map_err(|e| Error::MalformedPolicyDocument(format!("the policy document is not valid json: {e}")))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| Error::MalformedPolicyDocument("the policy document must be a json object".into()))?;
+    let value: serde_json::Value = serde_json::from_str(doc).map_err(|e| {
+        Error::MalformedPolicyDocument(format!("the policy document is not valid json: {e}"))
+    })?;
+    let obj = value.as_object().ok_or_else(|| {
+        Error::MalformedPolicyDocument("the policy document must be a json object".into())
+    })?;
     if !obj.contains_key("Statement") {
-        return Err(Error::MalformedPolicyDocument("the policy document has no `Statement` element".into()));
+        return Err(Error::MalformedPolicyDocument(
+            "the policy document has no `Statement` element".into(),
+        ));
     }
     let size = non_whitespace_len(doc);
     match kind {
@@ -136,7 +142,12 @@ struct Target {
 }
 
 /// Looks up a user, group or role; returns the ARN to authorize against either way.
-fn lookup(tx: &ReadTx<'_>, caller: &Caller, kind: EntityKind, n: &EntityName) -> Result<(String, Option<Target>)> {
+fn lookup(
+    tx: &ReadTx<'_>,
+    caller: &Caller,
+    kind: EntityKind,
+    n: &EntityName,
+) -> Result<(String, Option<Target>)> {
     let acct = &caller.account;
     Ok(match kind {
         EntityKind::User => {
@@ -225,7 +236,8 @@ enum Managed {
 }
 
 fn find_managed(tx: &ReadTx<'_>, caller: &Caller, arn: &str) -> Result<Option<Managed>> {
-    Arn::parse(arn).map_err(|_| Error::InvalidInput(format!("ARN {} is not valid.", arn.escape_default())))?;
+    Arn::parse(arn)
+        .map_err(|_| Error::InvalidInput(format!("ARN {} is not valid.", arn.escape_default())))?;
     if let Some(b) = builtin_by_arn(arn) {
         return Ok(Some(Managed::Builtin(b)));
     }
@@ -241,7 +253,12 @@ fn not_found_policy(arn: &str) -> Error {
 
 impl Vault {
     /// Resolves a permissions boundary ARN to an existing managed policy.
-    pub(super) fn check_boundary_arn(&self, tx: &ReadTx<'_>, caller: &Caller, arn: &str) -> Result<String> {
+    pub(super) fn check_boundary_arn(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        arn: &str,
+    ) -> Result<String> {
         match find_managed(tx, caller, arn)? {
             Some(_) => Ok(arn.to_owned()),
             None => Err(not_found_policy(arn)),
@@ -261,7 +278,10 @@ impl Vault {
         description: Option<&str>,
     ) -> Result<Policy> {
         let n = name(NameKind::Policy, policy_name)?;
-        let path = path.map(PolicyPath::parse).transpose()?.unwrap_or_else(PolicyPath::root);
+        let path = path
+            .map(PolicyPath::parse)
+            .transpose()?
+            .unwrap_or_else(PolicyPath::root);
         let arn = format!("arn:aws:iam::{}:policy{}{}", caller.account, path, n);
         self.authorize(caller, "iam:CreatePolicy", &arn, ctx)?;
         let description = description.unwrap_or("");
@@ -273,7 +293,10 @@ impl Vault {
         check_document(document, DocumentKind::Managed)?;
         let tx = self.store().write()?;
         require_account(&tx, &caller.account)?;
-        if tx.policy_by_name(caller.account.as_str(), n.canonical())?.is_some() {
+        if tx
+            .policy_by_name(caller.account.as_str(), n.canonical())?
+            .is_some()
+        {
             return Err(Error::EntityAlreadyExists(format!(
                 "A policy called {n} already exists. Duplicate names are not allowed."
             )));
@@ -307,7 +330,11 @@ impl Vault {
         self.authorize(caller, "iam:GetPolicy", arn, ctx)?;
         let tx = self.store().read()?;
         match find_managed(&tx, caller, arn)?.ok_or_else(|| not_found_policy(arn))? {
-            Managed::Builtin(b) => Ok(builtin_policy(b, tx.attachment_count(arn)?, tx.boundary_usage_count(arn)?)),
+            Managed::Builtin(b) => Ok(builtin_policy(
+                b,
+                tx.attachment_count(arn)?,
+                tx.boundary_usage_count(arn)?,
+            )),
             Managed::Customer(row) => customer_policy(&tx, row),
         }
     }
@@ -321,13 +348,23 @@ impl Vault {
         only_attached: bool,
         path_prefix: Option<&str>,
     ) -> Result<Vec<Policy>> {
-        let prefix = path_prefix.map(PolicyPath::parse_prefix).transpose()?.unwrap_or_else(|| "/".into());
+        let prefix = path_prefix
+            .map(PolicyPath::parse_prefix)
+            .transpose()?
+            .unwrap_or_else(|| "/".into());
         self.authorize(caller, "iam:ListPolicies", "*", ctx)?;
         let tx = self.store().read()?;
         let mut out = Vec::new();
         if scope != PolicyScope::Local {
-            for b in BUILTIN_POLICIES.iter().filter(|b| b.path.starts_with(&prefix)) {
-                out.push(builtin_policy(b, tx.attachment_count(&b.arn())?, tx.boundary_usage_count(&b.arn())?));
+            for b in BUILTIN_POLICIES
+                .iter()
+                .filter(|b| b.path.starts_with(&prefix))
+            {
+                out.push(builtin_policy(
+                    b,
+                    tx.attachment_count(&b.arn())?,
+                    tx.boundary_usage_count(&b.arn())?,
+                ));
             }
         }
         if scope != PolicyScope::Aws {
@@ -344,7 +381,13 @@ impl Vault {
     /// DeletePolicy. Attachments and non-default versions block it unless `force`. A policy
     /// used as a permissions boundary is never deleted, even with `force`: removing a
     /// boundary widens permissions, so that must be a deliberate, separate step.
-    pub fn delete_policy(&self, caller: &Caller, ctx: &RequestContext, arn: &str, force: bool) -> Result<()> {
+    pub fn delete_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        arn: &str,
+        force: bool,
+    ) -> Result<()> {
         self.authorize(caller, "iam:DeletePolicy", arn, ctx)?;
         let tx = self.store().write()?;
         let row = match find_managed(&tx, caller, arn)?.ok_or_else(|| not_found_policy(arn))? {
@@ -363,7 +406,9 @@ impl Vault {
         let attached = tx.attachment_count(arn)?;
         let versions = tx.policy_versions(&row.policy_id)?.len();
         if !force && attached > 0 {
-            return Err(Error::DeleteConflict("Cannot delete a policy attached to entities.".into()));
+            return Err(Error::DeleteConflict(
+                "Cannot delete a policy attached to entities.".into(),
+            ));
         }
         if !force && versions > 1 {
             return Err(Error::DeleteConflict(
@@ -375,7 +420,12 @@ impl Vault {
         tx.commit()
     }
 
-    fn customer_for_change(&self, tx: &ReadTx<'_>, caller: &Caller, arn: &str) -> Result<PolicyRow> {
+    fn customer_for_change(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        arn: &str,
+    ) -> Result<PolicyRow> {
         match find_managed(tx, caller, arn)?.ok_or_else(|| not_found_policy(arn))? {
             Managed::Builtin(_) => Err(Error::InvalidInput(format!(
                 "Policy {arn} is provided by the vault and cannot be changed."
@@ -409,7 +459,11 @@ impl Vault {
             created_at: now,
         };
         tx.insert_policy_version(&row.policy_id, &v)?;
-        let default = if set_as_default { v.version } else { row.default_version };
+        let default = if set_as_default {
+            v.version
+        } else {
+            row.default_version
+        };
         tx.update_policy_versions(&row.policy_id, default, row.next_version + 1, now)?;
         tx.commit()?;
         Ok(PolicyVersion {
@@ -421,7 +475,13 @@ impl Vault {
     }
 
     /// GetPolicyVersion.
-    pub fn get_policy_version(&self, caller: &Caller, ctx: &RequestContext, arn: &str, version: &str) -> Result<PolicyVersion> {
+    pub fn get_policy_version(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        arn: &str,
+        version: &str,
+    ) -> Result<PolicyVersion> {
         self.authorize(caller, "iam:GetPolicyVersion", arn, ctx)?;
         let v = parse_version_id(version)?;
         let tx = self.store().read()?;
@@ -432,11 +492,13 @@ impl Vault {
                 is_default_version: true,
                 create_date: time::macros::datetime!(2015-02-06 18:39:46 UTC),
             }),
-            Managed::Builtin(_) => Err(Error::NoSuchEntity(format!("Policy {arn} version {version} does not exist."))),
+            Managed::Builtin(_) => Err(Error::NoSuchEntity(format!(
+                "Policy {arn} version {version} does not exist."
+            ))),
             Managed::Customer(row) => {
-                let pv = tx
-                    .policy_version(&row.policy_id, v)?
-                    .ok_or_else(|| Error::NoSuchEntity(format!("Policy {arn} version {version} does not exist.")))?;
+                let pv = tx.policy_version(&row.policy_id, v)?.ok_or_else(|| {
+                    Error::NoSuchEntity(format!("Policy {arn} version {version} does not exist."))
+                })?;
                 Ok(PolicyVersion {
                     document: Some(pv.document),
                     version_id: version_id(pv.version),
@@ -448,7 +510,12 @@ impl Vault {
     }
 
     /// ListPolicyVersions, newest first.
-    pub fn list_policy_versions(&self, caller: &Caller, ctx: &RequestContext, arn: &str) -> Result<Vec<PolicyVersion>> {
+    pub fn list_policy_versions(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        arn: &str,
+    ) -> Result<Vec<PolicyVersion>> {
         self.authorize(caller, "iam:ListPolicyVersions", arn, ctx)?;
         let tx = self.store().read()?;
         match find_managed(&tx, caller, arn)?.ok_or_else(|| not_found_policy(arn))? {
@@ -472,29 +539,47 @@ impl Vault {
     }
 
     /// DeletePolicyVersion. The default version cannot be deleted.
-    pub fn delete_policy_version(&self, caller: &Caller, ctx: &RequestContext, arn: &str, version: &str) -> Result<()> {
+    pub fn delete_policy_version(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        arn: &str,
+        version: &str,
+    ) -> Result<()> {
         self.authorize(caller, "iam:DeletePolicyVersion", arn, ctx)?;
         let v = parse_version_id(version)?;
         let tx = self.store().write()?;
         let row = self.customer_for_change(&tx, caller, arn)?;
         if tx.policy_version(&row.policy_id, v)?.is_none() {
-            return Err(Error::NoSuchEntity(format!("Policy {arn} version {version} does not exist.")));
+            return Err(Error::NoSuchEntity(format!(
+                "Policy {arn} version {version} does not exist."
+            )));
         }
         if v == row.default_version {
-            return Err(Error::DeleteConflict("Cannot delete the default version of a policy.".into()));
+            return Err(Error::DeleteConflict(
+                "Cannot delete the default version of a policy.".into(),
+            ));
         }
         tx.delete_policy_version(&row.policy_id, v)?;
         tx.commit()
     }
 
     /// SetDefaultPolicyVersion.
-    pub fn set_default_policy_version(&self, caller: &Caller, ctx: &RequestContext, arn: &str, version: &str) -> Result<()> {
+    pub fn set_default_policy_version(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        arn: &str,
+        version: &str,
+    ) -> Result<()> {
         self.authorize(caller, "iam:SetDefaultPolicyVersion", arn, ctx)?;
         let v = parse_version_id(version)?;
         let tx = self.store().write()?;
         let row = self.customer_for_change(&tx, caller, arn)?;
         if tx.policy_version(&row.policy_id, v)?.is_none() {
-            return Err(Error::NoSuchEntity(format!("Policy {arn} version {version} does not exist.")));
+            return Err(Error::NoSuchEntity(format!(
+                "Policy {arn} version {version} does not exist."
+            )));
         }
         tx.update_policy_versions(&row.policy_id, v, row.next_version, self.now())?;
         tx.commit()
@@ -515,12 +600,25 @@ impl Vault {
     // ---- attachments ----
 
     /// Attach{User,Group,Role}Policy. At most ten per entity.
-    pub fn attach_policy(&self, caller: &Caller, ctx: &RequestContext, kind: EntityKind, entity: &str, arn: &str) -> Result<()> {
+    pub fn attach_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        kind: EntityKind,
+        entity: &str,
+        arn: &str,
+    ) -> Result<()> {
         let n = name(name_kind(kind), entity)?;
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(caller, &format!("iam:Attach{}Policy", k_word(kind)), &target_arn, ctx)?;
-        let target = target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
+        self.authorize(
+            caller,
+            &format!("iam:Attach{}Policy", k_word(kind)),
+            &target_arn,
+            ctx,
+        )?;
+        let target =
+            target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         if find_managed(&tx, caller, arn)?.is_none() {
             return Err(not_found_policy(arn));
         }
@@ -536,12 +634,25 @@ impl Vault {
     }
 
     /// Detach{User,Group,Role}Policy.
-    pub fn detach_policy(&self, caller: &Caller, ctx: &RequestContext, kind: EntityKind, entity: &str, arn: &str) -> Result<()> {
+    pub fn detach_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        kind: EntityKind,
+        entity: &str,
+        arn: &str,
+    ) -> Result<()> {
         let n = name(name_kind(kind), entity)?;
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(caller, &format!("iam:Detach{}Policy", k_word(kind)), &target_arn, ctx)?;
-        let target = target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
+        self.authorize(
+            caller,
+            &format!("iam:Detach{}Policy", k_word(kind)),
+            &target_arn,
+            ctx,
+        )?;
+        let target =
+            target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         if !tx.detach(kind, &target.id, arn)? {
             return Err(Error::NoSuchEntity(format!("Policy {arn} was not found.")));
         }
@@ -559,8 +670,14 @@ impl Vault {
         let n = name(name_kind(kind), entity)?;
         let tx = self.store().read()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(caller, &format!("iam:ListAttached{}Policies", k_word(kind)), &target_arn, ctx)?;
-        let target = target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
+        self.authorize(
+            caller,
+            &format!("iam:ListAttached{}Policies", k_word(kind)),
+            &target_arn,
+            ctx,
+        )?;
+        let target =
+            target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         Ok(tx
             .attached(kind, &target.id)?
             .into_iter()
@@ -588,9 +705,15 @@ impl Vault {
         let pn = name(NameKind::Policy, policy_name)?;
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(caller, &format!("iam:Put{}Policy", k_word(kind)), &target_arn, ctx)?;
+        self.authorize(
+            caller,
+            &format!("iam:Put{}Policy", k_word(kind)),
+            &target_arn,
+            ctx,
+        )?;
         check_document(document, DocumentKind::Inline(kind))?;
-        let target = target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
+        let target =
+            target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         let others: usize = tx
             .inline_policies(kind, &target.id)?
             .iter()
@@ -622,8 +745,14 @@ impl Vault {
         let pn = name(NameKind::Policy, policy_name)?;
         let tx = self.store().read()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(caller, &format!("iam:Get{}Policy", k_word(kind)), &target_arn, ctx)?;
-        let target = target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
+        self.authorize(
+            caller,
+            &format!("iam:Get{}Policy", k_word(kind)),
+            &target_arn,
+            ctx,
+        )?;
+        let target =
+            target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         let p = tx
             .inline_policies(kind, &target.id)?
             .into_iter()
@@ -642,13 +771,29 @@ impl Vault {
     }
 
     /// List{User,Group,Role}Policies: the inline policy names.
-    pub fn list_inline_policies(&self, caller: &Caller, ctx: &RequestContext, kind: EntityKind, entity: &str) -> Result<Vec<String>> {
+    pub fn list_inline_policies(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        kind: EntityKind,
+        entity: &str,
+    ) -> Result<Vec<String>> {
         let n = name(name_kind(kind), entity)?;
         let tx = self.store().read()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(caller, &format!("iam:List{}Policies", k_word(kind)), &target_arn, ctx)?;
-        let target = target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
-        Ok(tx.inline_policies(kind, &target.id)?.into_iter().map(|p| p.name).collect())
+        self.authorize(
+            caller,
+            &format!("iam:List{}Policies", k_word(kind)),
+            &target_arn,
+            ctx,
+        )?;
+        let target =
+            target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
+        Ok(tx
+            .inline_policies(kind, &target.id)?
+            .into_iter()
+            .map(|p| p.name)
+            .collect())
     }
 
     /// Delete{User,Group,Role}Policy.
@@ -664,8 +809,14 @@ impl Vault {
         let pn = name(NameKind::Policy, policy_name)?;
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(caller, &format!("iam:Delete{}Policy", k_word(kind)), &target_arn, ctx)?;
-        let target = target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
+        self.authorize(
+            caller,
+            &format!("iam:Delete{}Policy", k_word(kind)),
+            &target_arn,
+            ctx,
+        )?;
+        let target =
+            target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         if !tx.delete_inline(kind, &target.id, pn.canonical())? {
             return Err(Error::NoSuchEntity(format!(
                 "The {} policy with name {pn} cannot be found.",
@@ -687,28 +838,50 @@ impl Vault {
         arn: &str,
     ) -> Result<()> {
         if kind == EntityKind::Group {
-            return Err(Error::InvalidInput("groups cannot have a permissions boundary".into()));
+            return Err(Error::InvalidInput(
+                "groups cannot have a permissions boundary".into(),
+            ));
         }
         let n = name(name_kind(kind), entity)?;
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(caller, &format!("iam:Put{}PermissionsBoundary", k_word(kind)), &target_arn, ctx)?;
-        let target = target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
+        self.authorize(
+            caller,
+            &format!("iam:Put{}PermissionsBoundary", k_word(kind)),
+            &target_arn,
+            ctx,
+        )?;
+        let target =
+            target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         let arn = self.check_boundary_arn(&tx, caller, arn)?;
         tx.set_boundary(kind, &target.id, Some(&arn))?;
         tx.commit()
     }
 
     /// Delete{User,Role}PermissionsBoundary.
-    pub fn delete_permissions_boundary(&self, caller: &Caller, ctx: &RequestContext, kind: EntityKind, entity: &str) -> Result<()> {
+    pub fn delete_permissions_boundary(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        kind: EntityKind,
+        entity: &str,
+    ) -> Result<()> {
         if kind == EntityKind::Group {
-            return Err(Error::InvalidInput("groups cannot have a permissions boundary".into()));
+            return Err(Error::InvalidInput(
+                "groups cannot have a permissions boundary".into(),
+            ));
         }
         let n = name(name_kind(kind), entity)?;
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(caller, &format!("iam:Delete{}PermissionsBoundary", k_word(kind)), &target_arn, ctx)?;
-        let target = target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
+        self.authorize(
+            caller,
+            &format!("iam:Delete{}PermissionsBoundary", k_word(kind)),
+            &target_arn,
+            ctx,
+        )?;
+        let target =
+            target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         tx.set_boundary(kind, &target.id, None)?;
         tx.commit()
     }
@@ -722,21 +895,56 @@ mod tests {
     fn document_checks() {
         let ok = r#"{"Version":"2012-10-17","Statement":[]}"#;
         assert!(check_document(ok, DocumentKind::Managed).is_ok());
-        assert_eq!(check_document("{", DocumentKind::Managed).unwrap_err().code(), "MalformedPolicyDocument");
-        assert_eq!(check_document("[]", DocumentKind::Managed).unwrap_err().code(), "MalformedPolicyDocument");
-        assert_eq!(check_document("{}", DocumentKind::Managed).unwrap_err().code(), "MalformedPolicyDocument");
+        assert_eq!(
+            check_document("{", DocumentKind::Managed)
+                .unwrap_err()
+                .code(),
+            "MalformedPolicyDocument"
+        );
+        assert_eq!(
+            check_document("[]", DocumentKind::Managed)
+                .unwrap_err()
+                .code(),
+            "MalformedPolicyDocument"
+        );
+        assert_eq!(
+            check_document("{}", DocumentKind::Managed)
+                .unwrap_err()
+                .code(),
+            "MalformedPolicyDocument"
+        );
         let snow = r#"{"Statement":[],"Id":"☃"}"#;
-        assert_eq!(check_document(snow, DocumentKind::Managed).unwrap_err().code(), "MalformedPolicyDocument");
+        assert_eq!(
+            check_document(snow, DocumentKind::Managed)
+                .unwrap_err()
+                .code(),
+            "MalformedPolicyDocument"
+        );
         let pad = "x".repeat(6200);
         let big = format!(r#"{{"Statement":[],"Id":"{pad}"}}"#);
-        assert_eq!(check_document(&big, DocumentKind::Managed).unwrap_err().code(), "LimitExceeded");
+        assert_eq!(
+            check_document(&big, DocumentKind::Managed)
+                .unwrap_err()
+                .code(),
+            "LimitExceeded"
+        );
         // Whitespace does not count.
         let spaced = format!("{{\"Statement\":[],{}\"Id\":\"x\"}}", " ".repeat(10_000));
         assert!(check_document(&spaced, DocumentKind::Managed).is_ok());
         let huge = " ".repeat(MAX_DOCUMENT_BYTES + 1);
-        assert_eq!(check_document(&huge, DocumentKind::Managed).unwrap_err().code(), "MalformedPolicyDocument");
+        assert_eq!(
+            check_document(&huge, DocumentKind::Managed)
+                .unwrap_err()
+                .code(),
+            "MalformedPolicyDocument"
+        );
         let trust = format!(r#"{{"Statement":[],"Id":"{}"}}"#, "x".repeat(2100));
-        assert_eq!(check_document(&trust, DocumentKind::Trust).unwrap_err().code(), "LimitExceeded");
+        assert_eq!(
+            check_document(&trust, DocumentKind::Trust)
+                .unwrap_err()
+                .code(),
+            "LimitExceeded"
+        );
     }
 
     #[test]

@@ -8,19 +8,32 @@ use crate::model::{AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, R
 use crate::store::{InstanceProfileRow, ReadTx};
 
 fn profile_arn(row: &InstanceProfileRow) -> String {
-    format!("arn:aws:iam::{}:instance-profile{}{}", row.account_id, row.path, row.name)
+    format!(
+        "arn:aws:iam::{}:instance-profile{}{}",
+        row.account_id, row.path, row.name
+    )
 }
 
 fn arn_for(account: &AccountId, found: Option<&InstanceProfileRow>, n: &EntityName) -> String {
     match found {
         Some(p) => profile_arn(p),
-        None => Arn::iam(account, ResourceType::InstanceProfile, &PolicyPath::root(), n).to_string(),
+        None => Arn::iam(
+            account,
+            ResourceType::InstanceProfile,
+            &PolicyPath::root(),
+            n,
+        )
+        .to_string(),
     }
 }
 
 fn to_profile(tx: &ReadTx<'_>, row: InstanceProfileRow) -> Result<InstanceProfile> {
     let roles = match &row.role_id {
-        Some(id) => tx.role_by_id(id)?.map(|r| to_role(r, Vec::new())).into_iter().collect(),
+        Some(id) => tx
+            .role_by_id(id)?
+            .map(|r| to_role(r, Vec::new()))
+            .into_iter()
+            .collect(),
         None => Vec::new(),
     };
     Ok(InstanceProfile {
@@ -43,16 +56,25 @@ impl Vault {
         path: Option<&str>,
     ) -> Result<InstanceProfile> {
         let n = name(NameKind::InstanceProfile, profile_name)?;
-        let path = path.map(PolicyPath::parse).transpose()?.unwrap_or_else(PolicyPath::root);
+        let path = path
+            .map(PolicyPath::parse)
+            .transpose()?
+            .unwrap_or_else(PolicyPath::root);
         let arn = Arn::iam(&caller.account, ResourceType::InstanceProfile, &path, &n).to_string();
         self.authorize(caller, "iam:CreateInstanceProfile", &arn, ctx)?;
         let tx = self.store().write()?;
         require_account(&tx, &caller.account)?;
-        if tx.instance_profile(caller.account.as_str(), n.canonical())?.is_some() {
-            return Err(Error::EntityAlreadyExists(format!("Instance Profile {n} already exists.")));
+        if tx
+            .instance_profile(caller.account.as_str(), n.canonical())?
+            .is_some()
+        {
+            return Err(Error::EntityAlreadyExists(format!(
+                "Instance Profile {n} already exists."
+            )));
         }
         let row = InstanceProfileRow {
-            profile_id: generate_unique_id(self.env.rng.as_ref(), IdPrefix::InstanceProfile)?.to_string(),
+            profile_id: generate_unique_id(self.env.rng.as_ref(), IdPrefix::InstanceProfile)?
+                .to_string(),
             account_id: caller.account.to_string(),
             name: n.as_str().to_owned(),
             path: path.to_string(),
@@ -66,11 +88,21 @@ impl Vault {
     }
 
     /// GetInstanceProfile.
-    pub fn get_instance_profile(&self, caller: &Caller, ctx: &RequestContext, profile_name: &str) -> Result<InstanceProfile> {
+    pub fn get_instance_profile(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        profile_name: &str,
+    ) -> Result<InstanceProfile> {
         let n = name(NameKind::InstanceProfile, profile_name)?;
         let tx = self.store().read()?;
         let found = tx.instance_profile(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:GetInstanceProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:GetInstanceProfile",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("instance profile", n.as_str()))?;
         to_profile(&tx, row)
     }
@@ -82,7 +114,10 @@ impl Vault {
         ctx: &RequestContext,
         path_prefix: Option<&str>,
     ) -> Result<Vec<InstanceProfile>> {
-        let prefix = path_prefix.map(PolicyPath::parse_prefix).transpose()?.unwrap_or_else(|| "/".into());
+        let prefix = path_prefix
+            .map(PolicyPath::parse_prefix)
+            .transpose()?
+            .unwrap_or_else(|| "/".into());
         self.authorize(
             caller,
             "iam:ListInstanceProfiles",
@@ -106,7 +141,12 @@ impl Vault {
         let rn = name(NameKind::Role, role_name)?;
         let tx = self.store().read()?;
         let role = tx.role(caller.account.as_str(), rn.canonical())?;
-        self.authorize(caller, "iam:ListInstanceProfilesForRole", &role_arn_for(&caller.account, role.as_ref(), &rn), ctx)?;
+        self.authorize(
+            caller,
+            "iam:ListInstanceProfilesForRole",
+            &role_arn_for(&caller.account, role.as_ref(), &rn),
+            ctx,
+        )?;
         let role = role.ok_or_else(|| no_such("role", rn.as_str()))?;
         tx.instance_profiles_for_role(&role.role_id)?
             .into_iter()
@@ -116,11 +156,22 @@ impl Vault {
 
     /// DeleteInstanceProfile. A profile that holds a role fails with `DeleteConflict`
     /// unless `force`.
-    pub fn delete_instance_profile(&self, caller: &Caller, ctx: &RequestContext, profile_name: &str, force: bool) -> Result<()> {
+    pub fn delete_instance_profile(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        profile_name: &str,
+        force: bool,
+    ) -> Result<()> {
         let n = name(NameKind::InstanceProfile, profile_name)?;
         let tx = self.store().write()?;
         let found = tx.instance_profile(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:DeleteInstanceProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:DeleteInstanceProfile",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("instance profile", n.as_str()))?;
         if row.role_id.is_some() {
             if !force {
@@ -148,9 +199,19 @@ impl Vault {
         let rn = name(NameKind::Role, role_name)?;
         let tx = self.store().write()?;
         let found = tx.instance_profile(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:AddRoleToInstanceProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:AddRoleToInstanceProfile",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let role = tx.role(caller.account.as_str(), rn.canonical())?;
-        self.authorize(caller, "iam:PassRole", &role_arn_for(&caller.account, role.as_ref(), &rn), ctx)?;
+        self.authorize(
+            caller,
+            "iam:PassRole",
+            &role_arn_for(&caller.account, role.as_ref(), &rn),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("instance profile", n.as_str()))?;
         let role = role.ok_or_else(|| no_such("role", rn.as_str()))?;
         if row.role_id.is_some() {
@@ -174,7 +235,12 @@ impl Vault {
         let rn = name(NameKind::Role, role_name)?;
         let tx = self.store().write()?;
         let found = tx.instance_profile(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:RemoveRoleFromInstanceProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:RemoveRoleFromInstanceProfile",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("instance profile", n.as_str()))?;
         let role = tx
             .role(caller.account.as_str(), rn.canonical())?

@@ -2,17 +2,24 @@
 
 use super::policies::{DocumentKind, check_document};
 use super::users::{check_tag_limit, tag_rows};
-use super::{Caller, PermissionsBoundary, RequestContext, Role, Vault, name, no_such, require_account};
+use super::{
+    Caller, PermissionsBoundary, RequestContext, Role, Vault, name, no_such, require_account,
+};
 use crate::crypto::generate_unique_id;
 use crate::error::{Error, Result};
-use crate::model::{AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, ResourceType, Tag, validate_tag_set};
+use crate::model::{
+    AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, ResourceType, Tag, validate_tag_set,
+};
 use crate::store::{EntityKind, RoleRow, TagRow};
 
 /// Allowed range for `MaxSessionDuration`, seconds.
 pub const MAX_SESSION_RANGE: std::ops::RangeInclusive<i64> = 3600..=43200;
 
 pub(super) fn role_arn(row: &RoleRow) -> String {
-    format!("arn:aws:iam::{}:role{}{}", row.account_id, row.path, row.name)
+    format!(
+        "arn:aws:iam::{}:role{}{}",
+        row.account_id, row.path, row.name
+    )
 }
 
 pub(super) fn arn_for(account: &AccountId, found: Option<&RoleRow>, n: &EntityName) -> String {
@@ -33,7 +40,13 @@ pub(super) fn to_role(row: RoleRow, tags: Vec<TagRow>) -> Role {
         description: row.description,
         max_session_duration: row.max_session_duration,
         permissions_boundary: PermissionsBoundary::from_arn(row.boundary_arn),
-        tags: tags.into_iter().map(|t| Tag { key: t.key, value: t.value }).collect(),
+        tags: tags
+            .into_iter()
+            .map(|t| Tag {
+                key: t.key,
+                value: t.value,
+            })
+            .collect(),
     }
 }
 
@@ -77,9 +90,18 @@ pub struct NewRole<'a> {
 
 impl Vault {
     /// CreateRole.
-    pub fn create_role(&self, caller: &Caller, ctx: &RequestContext, req: &NewRole<'_>) -> Result<Role> {
+    pub fn create_role(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        req: &NewRole<'_>,
+    ) -> Result<Role> {
         let n = name(NameKind::Role, req.name)?;
-        let path = req.path.map(PolicyPath::parse).transpose()?.unwrap_or_else(PolicyPath::root);
+        let path = req
+            .path
+            .map(PolicyPath::parse)
+            .transpose()?
+            .unwrap_or_else(PolicyPath::root);
         let arn = Arn::iam(&caller.account, ResourceType::Role, &path, &n).to_string();
         self.authorize(caller, "iam:CreateRole", &arn, ctx)?;
         if !req.tags.is_empty() {
@@ -93,9 +115,14 @@ impl Vault {
         validate_tag_set(req.tags)?;
         let tx = self.store().write()?;
         require_account(&tx, &caller.account)?;
-        let boundary = req.boundary.map(|b| self.check_boundary_arn(&tx, caller, b)).transpose()?;
+        let boundary = req
+            .boundary
+            .map(|b| self.check_boundary_arn(&tx, caller, b))
+            .transpose()?;
         if tx.role(caller.account.as_str(), n.canonical())?.is_some() {
-            return Err(Error::EntityAlreadyExists(format!("Role with name {n} already exists.")));
+            return Err(Error::EntityAlreadyExists(format!(
+                "Role with name {n} already exists."
+            )));
         }
         let row = RoleRow {
             role_id: generate_unique_id(self.env.rng.as_ref(), IdPrefix::Role)?.to_string(),
@@ -120,16 +147,34 @@ impl Vault {
         let n = name(NameKind::Role, role_name)?;
         let tx = self.store().read()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:GetRole", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:GetRole",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         let tags = tx.tags(EntityKind::Role, &row.role_id)?;
         Ok(to_role(row, tags))
     }
 
     /// ListRoles.
-    pub fn list_roles(&self, caller: &Caller, ctx: &RequestContext, path_prefix: Option<&str>) -> Result<Vec<Role>> {
-        let prefix = path_prefix.map(PolicyPath::parse_prefix).transpose()?.unwrap_or_else(|| "/".into());
-        self.authorize(caller, "iam:ListRoles", &format!("arn:aws:iam::{}:role{}", caller.account, prefix), ctx)?;
+    pub fn list_roles(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        path_prefix: Option<&str>,
+    ) -> Result<Vec<Role>> {
+        let prefix = path_prefix
+            .map(PolicyPath::parse_prefix)
+            .transpose()?
+            .unwrap_or_else(|| "/".into());
+        self.authorize(
+            caller,
+            "iam:ListRoles",
+            &format!("arn:aws:iam::{}:role{}", caller.account, prefix),
+            ctx,
+        )?;
         let tx = self.store().read()?;
         Ok(tx
             .roles(caller.account.as_str(), &prefix)?
@@ -156,7 +201,12 @@ impl Vault {
         }
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:UpdateRole", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:UpdateRole",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         tx.update_role(
             &row.role_id,
@@ -167,11 +217,22 @@ impl Vault {
     }
 
     /// UpdateAssumeRolePolicy: replaces the trust policy.
-    pub fn update_assume_role_policy(&self, caller: &Caller, ctx: &RequestContext, role_name: &str, doc: &str) -> Result<()> {
+    pub fn update_assume_role_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        role_name: &str,
+        doc: &str,
+    ) -> Result<()> {
         let n = name(NameKind::Role, role_name)?;
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:UpdateAssumeRolePolicy", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:UpdateAssumeRolePolicy",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         check_document(doc, DocumentKind::Trust)?;
         tx.update_trust_policy(&row.role_id, doc)?;
@@ -179,11 +240,22 @@ impl Vault {
     }
 
     /// DeleteRole. Instance profiles and policies block it unless `force`.
-    pub fn delete_role(&self, caller: &Caller, ctx: &RequestContext, role_name: &str, force: bool) -> Result<()> {
+    pub fn delete_role(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        role_name: &str,
+        force: bool,
+    ) -> Result<()> {
         let n = name(NameKind::Role, role_name)?;
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:DeleteRole", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:DeleteRole",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         let profiles = tx.instance_profiles_for_role(&row.role_id)?;
         let attached = tx.attached(EntityKind::Role, &row.role_id)?;
@@ -220,12 +292,23 @@ impl Vault {
     }
 
     /// TagRole.
-    pub fn tag_role(&self, caller: &Caller, ctx: &RequestContext, role_name: &str, tags: &[Tag]) -> Result<()> {
+    pub fn tag_role(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        role_name: &str,
+        tags: &[Tag],
+    ) -> Result<()> {
         let n = name(NameKind::Role, role_name)?;
         validate_tag_set(tags)?;
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:TagRole", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:TagRole",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         check_tag_limit(&tx.tags(EntityKind::Role, &row.role_id)?, tags)?;
         tx.put_tags(EntityKind::Role, &row.role_id, &tag_rows(tags))?;
@@ -233,11 +316,22 @@ impl Vault {
     }
 
     /// UntagRole.
-    pub fn untag_role(&self, caller: &Caller, ctx: &RequestContext, role_name: &str, keys: &[String]) -> Result<()> {
+    pub fn untag_role(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        role_name: &str,
+        keys: &[String],
+    ) -> Result<()> {
         let n = name(NameKind::Role, role_name)?;
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:UntagRole", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:UntagRole",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         let canon: Vec<String> = keys.iter().map(|k| k.to_lowercase()).collect();
         tx.remove_tags(EntityKind::Role, &row.role_id, &canon)?;
@@ -245,16 +339,29 @@ impl Vault {
     }
 
     /// ListRoleTags.
-    pub fn list_role_tags(&self, caller: &Caller, ctx: &RequestContext, role_name: &str) -> Result<Vec<Tag>> {
+    pub fn list_role_tags(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        role_name: &str,
+    ) -> Result<Vec<Tag>> {
         let n = name(NameKind::Role, role_name)?;
         let tx = self.store().read()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:ListRoleTags", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:ListRoleTags",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         Ok(tx
             .tags(EntityKind::Role, &row.role_id)?
             .into_iter()
-            .map(|t| Tag { key: t.key, value: t.value })
+            .map(|t| Tag {
+                key: t.key,
+                value: t.value,
+            })
             .collect())
     }
 }

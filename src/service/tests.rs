@@ -44,16 +44,33 @@ const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","P
 #[test]
 fn user_lifecycle() {
     let (v, root, _) = vault();
-    let u = v.create_user(&root, &ctx(), "alice", Some("/eng/"), None, &[Tag::new("team", "a").unwrap()]).unwrap();
+    let u = v
+        .create_user(
+            &root,
+            &ctx(),
+            "alice",
+            Some("/eng/"),
+            None,
+            &[Tag::new("team", "a").unwrap()],
+        )
+        .unwrap();
     assert_eq!(u.arn, "arn:aws:iam::123456789012:user/eng/alice");
     assert!(u.user_id.starts_with("AIDA"));
     assert_eq!(u.tags.len(), 1);
-    assert_eq!(v.get_user(&root, &ctx(), Some("ALICE")).unwrap().user_name, "alice");
+    assert_eq!(
+        v.get_user(&root, &ctx(), Some("ALICE")).unwrap().user_name,
+        "alice"
+    );
     assert_eq!(v.list_users(&root, &ctx(), Some("/eng/")).unwrap().len(), 1);
     assert_eq!(v.list_users(&root, &ctx(), Some("/ops/")).unwrap().len(), 0);
-    let renamed = v.update_user(&root, &ctx(), "alice", Some("alicia"), Some("/")).unwrap();
+    let renamed = v
+        .update_user(&root, &ctx(), "alice", Some("alicia"), Some("/"))
+        .unwrap();
     assert_eq!(renamed.arn, "arn:aws:iam::123456789012:user/alicia");
-    assert_eq!(v.get_user(&root, &ctx(), Some("alice")).unwrap_err().code(), "NoSuchEntity");
+    assert_eq!(
+        v.get_user(&root, &ctx(), Some("alice")).unwrap_err().code(),
+        "NoSuchEntity"
+    );
     v.delete_user(&root, &ctx(), "alicia", false).unwrap();
     assert!(v.list_users(&root, &ctx(), None).unwrap().is_empty());
 }
@@ -61,26 +78,71 @@ fn user_lifecycle() {
 #[test]
 fn names_are_unique_case_insensitively() {
     let (v, root, _) = vault();
-    v.create_user(&root, &ctx(), "alice", None, None, &[]).unwrap();
-    let e = v.create_user(&root, &ctx(), "Alice", None, None, &[]).unwrap_err();
+    v.create_user(&root, &ctx(), "alice", None, None, &[])
+        .unwrap();
+    let e = v
+        .create_user(&root, &ctx(), "Alice", None, None, &[])
+        .unwrap_err();
     assert_eq!(e.code(), "EntityAlreadyExists");
-    v.create_user(&root, &ctx(), "bob", None, None, &[]).unwrap();
-    assert_eq!(v.update_user(&root, &ctx(), "bob", Some("ALICE"), None).unwrap_err().code(), "EntityAlreadyExists");
+    v.create_user(&root, &ctx(), "bob", None, None, &[])
+        .unwrap();
+    assert_eq!(
+        v.update_user(&root, &ctx(), "bob", Some("ALICE"), None)
+            .unwrap_err()
+            .code(),
+        "EntityAlreadyExists"
+    );
     // Renaming to a case variant of itself is fine.
-    assert_eq!(v.update_user(&root, &ctx(), "bob", Some("Bob"), None).unwrap().user_name, "Bob");
+    assert_eq!(
+        v.update_user(&root, &ctx(), "bob", Some("Bob"), None)
+            .unwrap()
+            .user_name,
+        "Bob"
+    );
     v.create_group(&root, &ctx(), "Admins", None).unwrap();
-    assert_eq!(v.create_group(&root, &ctx(), "admins", None).unwrap_err().code(), "EntityAlreadyExists");
+    assert_eq!(
+        v.create_group(&root, &ctx(), "admins", None)
+            .unwrap_err()
+            .code(),
+        "EntityAlreadyExists"
+    );
 }
 
 #[test]
 fn invalid_input_changes_nothing() {
     let (v, root, _) = vault();
-    assert_eq!(v.create_user(&root, &ctx(), "bad name", None, None, &[]).unwrap_err().code(), "ValidationError");
-    assert_eq!(v.create_user(&root, &ctx(), "ok", Some("nopath"), None, &[]).unwrap_err().code(), "ValidationError");
-    let too_many: Vec<Tag> = (0..51).map(|i| Tag::new(&format!("k{i}"), "v").unwrap()).collect();
-    assert_eq!(v.create_user(&root, &ctx(), "ok", None, None, &too_many).unwrap_err().code(), "LimitExceeded");
     assert_eq!(
-        v.create_user(&root, &ctx(), "ok", None, Some("arn:aws:iam::123456789012:policy/missing"), &[]).unwrap_err().code(),
+        v.create_user(&root, &ctx(), "bad name", None, None, &[])
+            .unwrap_err()
+            .code(),
+        "ValidationError"
+    );
+    assert_eq!(
+        v.create_user(&root, &ctx(), "ok", Some("nopath"), None, &[])
+            .unwrap_err()
+            .code(),
+        "ValidationError"
+    );
+    let too_many: Vec<Tag> = (0..51)
+        .map(|i| Tag::new(&format!("k{i}"), "v").unwrap())
+        .collect();
+    assert_eq!(
+        v.create_user(&root, &ctx(), "ok", None, None, &too_many)
+            .unwrap_err()
+            .code(),
+        "LimitExceeded"
+    );
+    assert_eq!(
+        v.create_user(
+            &root,
+            &ctx(),
+            "ok",
+            None,
+            Some("arn:aws:iam::123456789012:policy/missing"),
+            &[]
+        )
+        .unwrap_err()
+        .code(),
         "NoSuchEntity"
     );
     assert!(v.list_users(&root, &ctx(), None).unwrap().is_empty());
@@ -89,7 +151,9 @@ fn invalid_input_changes_nothing() {
 #[test]
 fn non_root_is_denied_until_the_engine_lands() {
     let (v, root, _) = vault();
-    let u = v.create_user(&root, &ctx(), "bob", None, None, &[]).unwrap();
+    let u = v
+        .create_user(&root, &ctx(), "bob", None, None, &[])
+        .unwrap();
     let bob = Caller {
         account: root.account.clone(),
         arn: u.arn.clone(),
@@ -106,65 +170,130 @@ fn non_root_is_denied_until_the_engine_lands() {
     );
     // The root of another account is denied on this account's resources.
     let other = Caller::root(&AccountId::parse("210987654321").unwrap());
-    let p = v.create_policy(&root, &ctx(), "mine", None, DOC, None).unwrap();
-    assert_eq!(v.get_policy(&other, &ctx(), &p.arn).unwrap_err().code(), "AccessDenied");
+    let p = v
+        .create_policy(&root, &ctx(), "mine", None, DOC, None)
+        .unwrap();
+    assert_eq!(
+        v.get_policy(&other, &ctx(), &p.arn).unwrap_err().code(),
+        "AccessDenied"
+    );
 }
 
 #[test]
 fn access_keys_limit_status_and_secret() {
     let (v, root, clock) = vault();
-    v.create_user(&root, &ctx(), "alice", None, None, &[]).unwrap();
+    v.create_user(&root, &ctx(), "alice", None, None, &[])
+        .unwrap();
     let k1 = v.create_access_key(&root, &ctx(), Some("alice")).unwrap();
     let k2 = v.create_access_key(&root, &ctx(), Some("alice")).unwrap();
-    v.update_access_key(&root, &ctx(), Some("alice"), &k1.metadata.access_key_id, KeyStatus::Inactive).unwrap();
+    v.update_access_key(
+        &root,
+        &ctx(),
+        Some("alice"),
+        &k1.metadata.access_key_id,
+        KeyStatus::Inactive,
+    )
+    .unwrap();
     // Inactive keys count toward the limit.
-    assert_eq!(v.create_access_key(&root, &ctx(), Some("alice")).err().unwrap().code(), "LimitExceeded");
+    assert_eq!(
+        v.create_access_key(&root, &ctx(), Some("alice"))
+            .err()
+            .unwrap()
+            .code(),
+        "LimitExceeded"
+    );
     let list = v.list_access_keys(&root, &ctx(), Some("alice")).unwrap();
     assert_eq!(list.len(), 2);
-    assert_eq!(list.iter().find(|k| k.access_key_id == k1.metadata.access_key_id).unwrap().status, "Inactive");
+    assert_eq!(
+        list.iter()
+            .find(|k| k.access_key_id == k1.metadata.access_key_id)
+            .unwrap()
+            .status,
+        "Inactive"
+    );
     // Only active keys verify, and the secret round-trips through the seal.
-    assert!(v.access_key_secret(&k1.metadata.access_key_id).unwrap().is_none());
-    let (owner, secret) = v.access_key_secret(&k2.metadata.access_key_id).unwrap().unwrap();
+    assert!(
+        v.access_key_secret(&k1.metadata.access_key_id)
+            .unwrap()
+            .is_none()
+    );
+    let (owner, secret) = v
+        .access_key_secret(&k2.metadata.access_key_id)
+        .unwrap()
+        .unwrap();
     assert_eq!(owner.name, "alice");
     assert!(secret == k2.secret);
     // Last used.
-    let lu = v.get_access_key_last_used(&root, &ctx(), &k2.metadata.access_key_id).unwrap();
+    let lu = v
+        .get_access_key_last_used(&root, &ctx(), &k2.metadata.access_key_id)
+        .unwrap();
     assert_eq!(lu.access_key_last_used.service_name, "N/A");
     assert_eq!(lu.access_key_last_used.region, "N/A");
     assert!(lu.access_key_last_used.last_used_date.is_none());
     clock.advance(time::Duration::hours(1));
-    v.record_access_key_use(&k2.metadata.access_key_id, "iam", "us-east-1").unwrap();
-    let lu = v.get_access_key_last_used(&root, &ctx(), &k2.metadata.access_key_id).unwrap();
+    v.record_access_key_use(&k2.metadata.access_key_id, "iam", "us-east-1")
+        .unwrap();
+    let lu = v
+        .get_access_key_last_used(&root, &ctx(), &k2.metadata.access_key_id)
+        .unwrap();
     assert_eq!(lu.access_key_last_used.service_name, "iam");
     assert_eq!(lu.access_key_last_used.last_used_date, Some(clock.now()));
     // A key of another user cannot be touched through this user.
-    v.create_user(&root, &ctx(), "bob", None, None, &[]).unwrap();
+    v.create_user(&root, &ctx(), "bob", None, None, &[])
+        .unwrap();
     assert_eq!(
-        v.delete_access_key(&root, &ctx(), Some("bob"), &k2.metadata.access_key_id).unwrap_err().code(),
+        v.delete_access_key(&root, &ctx(), Some("bob"), &k2.metadata.access_key_id)
+            .unwrap_err()
+            .code(),
         "NoSuchEntity"
     );
-    v.delete_access_key(&root, &ctx(), Some("alice"), &k1.metadata.access_key_id).unwrap();
-    assert_eq!(v.list_access_keys(&root, &ctx(), Some("alice")).unwrap().len(), 1);
+    v.delete_access_key(&root, &ctx(), Some("alice"), &k1.metadata.access_key_id)
+        .unwrap();
+    assert_eq!(
+        v.list_access_keys(&root, &ctx(), Some("alice"))
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
 fn delete_conflicts_and_force() {
     let (v, root, _) = vault();
-    v.create_user(&root, &ctx(), "alice", None, None, &[]).unwrap();
+    v.create_user(&root, &ctx(), "alice", None, None, &[])
+        .unwrap();
     v.create_group(&root, &ctx(), "devs", None).unwrap();
     v.add_user_to_group(&root, &ctx(), "devs", "alice").unwrap();
     v.create_access_key(&root, &ctx(), Some("alice")).unwrap();
-    v.attach_policy(&root, &ctx(), EntityKind::User, "alice", "arn:aws:iam::aws:policy/ReadOnlyAccess").unwrap();
-    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "p", DOC).unwrap();
+    v.attach_policy(
+        &root,
+        &ctx(),
+        EntityKind::User,
+        "alice",
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    )
+    .unwrap();
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "p", DOC)
+        .unwrap();
     let e = v.delete_user(&root, &ctx(), "alice", false).unwrap_err();
     assert_eq!(e.code(), "DeleteConflict");
     assert!(v.get_user(&root, &ctx(), Some("alice")).is_ok());
-    assert_eq!(v.delete_group(&root, &ctx(), "devs", false).unwrap_err().code(), "DeleteConflict");
+    assert_eq!(
+        v.delete_group(&root, &ctx(), "devs", false)
+            .unwrap_err()
+            .code(),
+        "DeleteConflict"
+    );
     v.delete_user(&root, &ctx(), "alice", true).unwrap();
     assert!(v.get_group(&root, &ctx(), "devs").unwrap().users.is_empty());
     v.delete_group(&root, &ctx(), "devs", false).unwrap();
     // Nothing of alice's survived.
-    assert_eq!(v.get_policy(&root, &ctx(), "arn:aws:iam::aws:policy/ReadOnlyAccess").unwrap().attachment_count, 0);
+    assert_eq!(
+        v.get_policy(&root, &ctx(), "arn:aws:iam::aws:policy/ReadOnlyAccess")
+            .unwrap()
+            .attachment_count,
+        0
+    );
 }
 
 #[test]
@@ -184,26 +313,71 @@ fn roles_and_instance_profiles() {
     assert!(role.role_id.starts_with("AROA"));
     assert_eq!(role.max_session_duration, 3600);
     for bad in [3599, 43201] {
-        assert_eq!(v.update_role(&root, &ctx(), "web", None, Some(bad)).unwrap_err().code(), "ValidationError");
+        assert_eq!(
+            v.update_role(&root, &ctx(), "web", None, Some(bad))
+                .unwrap_err()
+                .code(),
+            "ValidationError"
+        );
     }
-    v.update_role(&root, &ctx(), "web", Some("front end"), Some(43200)).unwrap();
-    assert_eq!(v.get_role(&root, &ctx(), "web").unwrap().max_session_duration, 43200);
-    v.create_role(&root, &ctx(), &NewRole { name: "db", trust_policy: TRUST, ..NewRole::default() }).unwrap();
-    let p = v.create_instance_profile(&root, &ctx(), "web-profile", None).unwrap();
-    assert!(p.instance_profile_id.starts_with("AIPA"));
-    v.add_role_to_instance_profile(&root, &ctx(), "web-profile", "web").unwrap();
+    v.update_role(&root, &ctx(), "web", Some("front end"), Some(43200))
+        .unwrap();
     assert_eq!(
-        v.add_role_to_instance_profile(&root, &ctx(), "web-profile", "db").unwrap_err().code(),
+        v.get_role(&root, &ctx(), "web")
+            .unwrap()
+            .max_session_duration,
+        43200
+    );
+    v.create_role(
+        &root,
+        &ctx(),
+        &NewRole {
+            name: "db",
+            trust_policy: TRUST,
+            ..NewRole::default()
+        },
+    )
+    .unwrap();
+    let p = v
+        .create_instance_profile(&root, &ctx(), "web-profile", None)
+        .unwrap();
+    assert!(p.instance_profile_id.starts_with("AIPA"));
+    v.add_role_to_instance_profile(&root, &ctx(), "web-profile", "web")
+        .unwrap();
+    assert_eq!(
+        v.add_role_to_instance_profile(&root, &ctx(), "web-profile", "db")
+            .unwrap_err()
+            .code(),
         "LimitExceeded"
     );
-    assert_eq!(v.get_instance_profile(&root, &ctx(), "web-profile").unwrap().roles[0].role_name, "web");
-    assert_eq!(v.delete_role(&root, &ctx(), "web", false).unwrap_err().code(), "DeleteConflict");
-    assert_eq!(v.delete_instance_profile(&root, &ctx(), "web-profile", false).unwrap_err().code(), "DeleteConflict");
-    v.remove_role_from_instance_profile(&root, &ctx(), "web-profile", "web").unwrap();
-    v.delete_instance_profile(&root, &ctx(), "web-profile", false).unwrap();
+    assert_eq!(
+        v.get_instance_profile(&root, &ctx(), "web-profile")
+            .unwrap()
+            .roles[0]
+            .role_name,
+        "web"
+    );
+    assert_eq!(
+        v.delete_role(&root, &ctx(), "web", false)
+            .unwrap_err()
+            .code(),
+        "DeleteConflict"
+    );
+    assert_eq!(
+        v.delete_instance_profile(&root, &ctx(), "web-profile", false)
+            .unwrap_err()
+            .code(),
+        "DeleteConflict"
+    );
+    v.remove_role_from_instance_profile(&root, &ctx(), "web-profile", "web")
+        .unwrap();
+    v.delete_instance_profile(&root, &ctx(), "web-profile", false)
+        .unwrap();
     v.delete_role(&root, &ctx(), "web", false).unwrap();
     assert_eq!(
-        v.update_assume_role_policy(&root, &ctx(), "db", "not json").unwrap_err().code(),
+        v.update_assume_role_policy(&root, &ctx(), "db", "not json")
+            .unwrap_err()
+            .code(),
         "MalformedPolicyDocument"
     );
 }
@@ -211,32 +385,81 @@ fn roles_and_instance_profiles() {
 #[test]
 fn managed_policy_versions() {
     let (v, root, _) = vault();
-    let p = v.create_policy(&root, &ctx(), "read", None, DOC, None).unwrap();
+    let p = v
+        .create_policy(&root, &ctx(), "read", None, DOC, None)
+        .unwrap();
     assert_eq!(p.default_version_id, "v1");
     assert!(p.policy_id.starts_with("ANPA"));
     for _ in 0..4 {
-        v.create_policy_version(&root, &ctx(), &p.arn, DOC, false).unwrap();
+        v.create_policy_version(&root, &ctx(), &p.arn, DOC, false)
+            .unwrap();
     }
-    assert_eq!(v.create_policy_version(&root, &ctx(), &p.arn, DOC, false).unwrap_err().code(), "LimitExceeded");
-    assert_eq!(v.delete_policy_version(&root, &ctx(), &p.arn, "v1").unwrap_err().code(), "DeleteConflict");
-    v.set_default_policy_version(&root, &ctx(), &p.arn, "v3").unwrap();
-    v.delete_policy_version(&root, &ctx(), &p.arn, "v1").unwrap();
+    assert_eq!(
+        v.create_policy_version(&root, &ctx(), &p.arn, DOC, false)
+            .unwrap_err()
+            .code(),
+        "LimitExceeded"
+    );
+    assert_eq!(
+        v.delete_policy_version(&root, &ctx(), &p.arn, "v1")
+            .unwrap_err()
+            .code(),
+        "DeleteConflict"
+    );
+    v.set_default_policy_version(&root, &ctx(), &p.arn, "v3")
+        .unwrap();
+    v.delete_policy_version(&root, &ctx(), &p.arn, "v1")
+        .unwrap();
     let versions = v.list_policy_versions(&root, &ctx(), &p.arn).unwrap();
     assert_eq!(versions.len(), 4);
-    assert!(versions.iter().any(|x| x.version_id == "v3" && x.is_default_version));
-    let nv = v.create_policy_version(&root, &ctx(), &p.arn, DOC, true).unwrap();
+    assert!(
+        versions
+            .iter()
+            .any(|x| x.version_id == "v3" && x.is_default_version)
+    );
+    let nv = v
+        .create_policy_version(&root, &ctx(), &p.arn, DOC, true)
+        .unwrap();
     assert_eq!(nv.version_id, "v6");
-    assert_eq!(v.get_policy(&root, &ctx(), &p.arn).unwrap().default_version_id, "v6");
-    assert_eq!(v.delete_policy(&root, &ctx(), &p.arn, false).unwrap_err().code(), "DeleteConflict");
+    assert_eq!(
+        v.get_policy(&root, &ctx(), &p.arn)
+            .unwrap()
+            .default_version_id,
+        "v6"
+    );
+    assert_eq!(
+        v.delete_policy(&root, &ctx(), &p.arn, false)
+            .unwrap_err()
+            .code(),
+        "DeleteConflict"
+    );
     v.delete_policy(&root, &ctx(), &p.arn, true).unwrap();
-    assert_eq!(v.get_policy(&root, &ctx(), &p.arn).unwrap_err().code(), "NoSuchEntity");
+    assert_eq!(
+        v.get_policy(&root, &ctx(), &p.arn).unwrap_err().code(),
+        "NoSuchEntity"
+    );
     // Vault-provided policies are listed and cannot be changed.
-    let aws = v.list_policies(&root, &ctx(), PolicyScope::Aws, false, None).unwrap();
-    for name in ["AdministratorAccess", "IAMFullAccess", "IAMReadOnlyAccess", "IAMUserChangePassword", "ReadOnlyAccess"] {
+    let aws = v
+        .list_policies(&root, &ctx(), PolicyScope::Aws, false, None)
+        .unwrap();
+    for name in [
+        "AdministratorAccess",
+        "IAMFullAccess",
+        "IAMReadOnlyAccess",
+        "IAMUserChangePassword",
+        "ReadOnlyAccess",
+    ] {
         assert!(aws.iter().any(|p| p.policy_name == name), "{name}");
     }
     assert_eq!(
-        v.delete_policy(&root, &ctx(), "arn:aws:iam::aws:policy/AdministratorAccess", true).unwrap_err().code(),
+        v.delete_policy(
+            &root,
+            &ctx(),
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            true
+        )
+        .unwrap_err()
+        .code(),
         "InvalidInput"
     );
 }
@@ -244,64 +467,140 @@ fn managed_policy_versions() {
 #[test]
 fn attachment_limit_and_boundaries() {
     let (v, root, _) = vault();
-    v.create_user(&root, &ctx(), "alice", None, None, &[]).unwrap();
+    v.create_user(&root, &ctx(), "alice", None, None, &[])
+        .unwrap();
     let mut arns = Vec::new();
     for i in 0..11 {
-        arns.push(v.create_policy(&root, &ctx(), &format!("p{i}"), None, DOC, None).unwrap().arn);
+        arns.push(
+            v.create_policy(&root, &ctx(), &format!("p{i}"), None, DOC, None)
+                .unwrap()
+                .arn,
+        );
     }
     for a in &arns[..10] {
-        v.attach_policy(&root, &ctx(), EntityKind::User, "alice", a).unwrap();
+        v.attach_policy(&root, &ctx(), EntityKind::User, "alice", a)
+            .unwrap();
     }
     // Re-attaching is idempotent; an eleventh is refused.
-    v.attach_policy(&root, &ctx(), EntityKind::User, "alice", &arns[0]).unwrap();
-    assert_eq!(v.attach_policy(&root, &ctx(), EntityKind::User, "alice", &arns[10]).unwrap_err().code(), "LimitExceeded");
-    assert_eq!(v.list_attached_policies(&root, &ctx(), EntityKind::User, "alice").unwrap().len(), 10);
-    v.detach_policy(&root, &ctx(), EntityKind::User, "alice", &arns[0]).unwrap();
-    assert_eq!(v.detach_policy(&root, &ctx(), EntityKind::User, "alice", &arns[0]).unwrap_err().code(), "NoSuchEntity");
-    v.put_permissions_boundary(&root, &ctx(), EntityKind::User, "alice", &arns[10]).unwrap();
+    v.attach_policy(&root, &ctx(), EntityKind::User, "alice", &arns[0])
+        .unwrap();
     assert_eq!(
-        v.get_user(&root, &ctx(), Some("alice")).unwrap().permissions_boundary.unwrap().permissions_boundary_arn,
+        v.attach_policy(&root, &ctx(), EntityKind::User, "alice", &arns[10])
+            .unwrap_err()
+            .code(),
+        "LimitExceeded"
+    );
+    assert_eq!(
+        v.list_attached_policies(&root, &ctx(), EntityKind::User, "alice")
+            .unwrap()
+            .len(),
+        10
+    );
+    v.detach_policy(&root, &ctx(), EntityKind::User, "alice", &arns[0])
+        .unwrap();
+    assert_eq!(
+        v.detach_policy(&root, &ctx(), EntityKind::User, "alice", &arns[0])
+            .unwrap_err()
+            .code(),
+        "NoSuchEntity"
+    );
+    v.put_permissions_boundary(&root, &ctx(), EntityKind::User, "alice", &arns[10])
+        .unwrap();
+    assert_eq!(
+        v.get_user(&root, &ctx(), Some("alice"))
+            .unwrap()
+            .permissions_boundary
+            .unwrap()
+            .permissions_boundary_arn,
         arns[10]
     );
     // A policy used as a boundary is not deleted, even with force.
-    assert_eq!(v.delete_policy(&root, &ctx(), &arns[10], true).unwrap_err().code(), "DeleteConflict");
-    v.delete_permissions_boundary(&root, &ctx(), EntityKind::User, "alice").unwrap();
+    assert_eq!(
+        v.delete_policy(&root, &ctx(), &arns[10], true)
+            .unwrap_err()
+            .code(),
+        "DeleteConflict"
+    );
+    v.delete_permissions_boundary(&root, &ctx(), EntityKind::User, "alice")
+        .unwrap();
     v.delete_policy(&root, &ctx(), &arns[10], false).unwrap();
 }
 
 #[test]
 fn inline_policy_aggregate_limit() {
     let (v, root, _) = vault();
-    v.create_user(&root, &ctx(), "alice", None, None, &[]).unwrap();
+    v.create_user(&root, &ctx(), "alice", None, None, &[])
+        .unwrap();
     let doc = |n: usize| format!(r#"{{"Statement":[],"Id":"{}"}}"#, "x".repeat(n));
-    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "a", &doc(1000)).unwrap();
-    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "b", &doc(900)).unwrap();
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "a", &doc(1000))
+        .unwrap();
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "b", &doc(900))
+        .unwrap();
     assert_eq!(
-        v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "c", &doc(200)).unwrap_err().code(),
+        v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "c", &doc(200))
+            .unwrap_err()
+            .code(),
         "LimitExceeded"
     );
     // Replacing a policy counts the new size, not both.
-    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "B", &doc(950)).unwrap();
-    assert_eq!(v.list_inline_policies(&root, &ctx(), EntityKind::User, "alice").unwrap(), vec!["a", "B"]);
-    assert_eq!(v.get_inline_policy(&root, &ctx(), EntityKind::User, "alice", "b").unwrap().policy_name, "B");
-    v.delete_inline_policy(&root, &ctx(), EntityKind::User, "alice", "a").unwrap();
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "B", &doc(950))
+        .unwrap();
+    assert_eq!(
+        v.list_inline_policies(&root, &ctx(), EntityKind::User, "alice")
+            .unwrap(),
+        vec!["a", "B"]
+    );
+    assert_eq!(
+        v.get_inline_policy(&root, &ctx(), EntityKind::User, "alice", "b")
+            .unwrap()
+            .policy_name,
+        "B"
+    );
+    v.delete_inline_policy(&root, &ctx(), EntityKind::User, "alice", "a")
+        .unwrap();
     // Roles have a larger budget.
-    v.create_role(&root, &ctx(), &NewRole { name: "r", trust_policy: TRUST, ..NewRole::default() }).unwrap();
-    v.put_inline_policy(&root, &ctx(), EntityKind::Role, "r", "big", &doc(5000)).unwrap();
+    v.create_role(
+        &root,
+        &ctx(),
+        &NewRole {
+            name: "r",
+            trust_policy: TRUST,
+            ..NewRole::default()
+        },
+    )
+    .unwrap();
+    v.put_inline_policy(&root, &ctx(), EntityKind::Role, "r", "big", &doc(5000))
+        .unwrap();
 }
 
 #[test]
 fn tags() {
     let (v, root, _) = vault();
-    v.create_user(&root, &ctx(), "alice", None, None, &[]).unwrap();
-    v.tag_user(&root, &ctx(), "alice", &[Tag::new("Team", "a").unwrap()]).unwrap();
-    v.tag_user(&root, &ctx(), "alice", &[Tag::new("team", "b").unwrap()]).unwrap();
+    v.create_user(&root, &ctx(), "alice", None, None, &[])
+        .unwrap();
+    v.tag_user(&root, &ctx(), "alice", &[Tag::new("Team", "a").unwrap()])
+        .unwrap();
+    v.tag_user(&root, &ctx(), "alice", &[Tag::new("team", "b").unwrap()])
+        .unwrap();
     let t = v.list_user_tags(&root, &ctx(), "alice").unwrap();
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].value, "b");
-    v.untag_user(&root, &ctx(), "alice", &["TEAM".into(), "absent".into()]).unwrap();
+    v.untag_user(&root, &ctx(), "alice", &["TEAM".into(), "absent".into()])
+        .unwrap();
     assert!(v.list_user_tags(&root, &ctx(), "alice").unwrap().is_empty());
-    let fifty: Vec<Tag> = (0..50).map(|i| Tag::new(&format!("k{i}"), "v").unwrap()).collect();
+    let fifty: Vec<Tag> = (0..50)
+        .map(|i| Tag::new(&format!("k{i}"), "v").unwrap())
+        .collect();
     v.tag_user(&root, &ctx(), "alice", &fifty).unwrap();
-    assert_eq!(v.tag_user(&root, &ctx(), "alice", &[Tag::new("one-more", "v").unwrap()]).unwrap_err().code(), "LimitExceeded");
+    assert_eq!(
+        v.tag_user(
+            &root,
+            &ctx(),
+            "alice",
+            &[Tag::new("one-more", "v").unwrap()]
+        )
+        .unwrap_err()
+        .code(),
+        "LimitExceeded"
+    );
 }

@@ -261,7 +261,10 @@ impl Serialize for NewAccessKey {
 #[serde(rename_all = "PascalCase")]
 pub struct AccessKeyLastUsed {
     /// Last use, absent when never used.
-    #[serde(serialize_with = "ser_opt_time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "ser_opt_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_used_date: Option<OffsetDateTime>,
     /// Service name, `N/A` when never used.
     pub service_name: String,

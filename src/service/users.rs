@@ -1,14 +1,21 @@
 //! Users: create, get, list, update, delete, tag.
 
-use super::{Caller, PermissionsBoundary, RequestContext, User, Vault, name, no_such, require_account};
+use super::{
+    Caller, PermissionsBoundary, RequestContext, User, Vault, name, no_such, require_account,
+};
 use crate::crypto::generate_unique_id;
 use crate::error::{Error, Result};
-use crate::model::{AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, ResourceType, Tag, validate_tag_set};
+use crate::model::{
+    AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, ResourceType, Tag, validate_tag_set,
+};
 use crate::store::{EntityKind, ReadTx, TagRow, UserRow};
 
 /// The ARN of a user row.
 pub(super) fn user_arn(row: &UserRow) -> String {
-    format!("arn:aws:iam::{}:user{}{}", row.account_id, row.path, row.name)
+    format!(
+        "arn:aws:iam::{}:user{}{}",
+        row.account_id, row.path, row.name
+    )
 }
 
 /// The ARN an operation on a user that may not exist is authorized against.
@@ -27,22 +34,36 @@ pub(super) fn to_user(row: UserRow, tags: Vec<TagRow>) -> User {
         user_id: row.user_id,
         create_date: row.created_at,
         permissions_boundary: PermissionsBoundary::from_arn(row.boundary_arn),
-        tags: tags.into_iter().map(|t| Tag { key: t.key, value: t.value }).collect(),
+        tags: tags
+            .into_iter()
+            .map(|t| Tag {
+                key: t.key,
+                value: t.value,
+            })
+            .collect(),
     }
 }
 
 /// Looks a user up, failing with `NoSuchEntity`.
-pub(super) fn require_user(tx: &ReadTx<'_>, account: &AccountId, n: &EntityName) -> Result<UserRow> {
-    tx.user(account.as_str(), n.canonical())?.ok_or_else(|| no_such("user", n.as_str()))
+pub(super) fn require_user(
+    tx: &ReadTx<'_>,
+    account: &AccountId,
+    n: &EntityName,
+) -> Result<UserRow> {
+    tx.user(account.as_str(), n.canonical())?
+        .ok_or_else(|| no_such("user", n.as_str()))
 }
 
 pub(super) fn tag_rows(tags: &[Tag]) -> Vec<(String, String, String)> {
-    tags.iter().map(|t| (t.canonical_key(), t.key.clone(), t.value.clone())).collect()
+    tags.iter()
+        .map(|t| (t.canonical_key(), t.key.clone(), t.value.clone()))
+        .collect()
 }
 
 /// Merges `new` into `existing` and checks the 50-tag limit.
 pub(super) fn check_tag_limit(existing: &[TagRow], new: &[Tag]) -> Result<()> {
-    let mut keys: std::collections::HashSet<String> = existing.iter().map(|t| t.key.to_lowercase()).collect();
+    let mut keys: std::collections::HashSet<String> =
+        existing.iter().map(|t| t.key.to_lowercase()).collect();
     keys.extend(new.iter().map(Tag::canonical_key));
     if keys.len() > crate::model::MAX_TAGS {
         return Err(Error::LimitExceeded(format!(
@@ -65,7 +86,10 @@ impl Vault {
         tags: &[Tag],
     ) -> Result<User> {
         let n = name(NameKind::User, user_name)?;
-        let path = path.map(PolicyPath::parse).transpose()?.unwrap_or_else(PolicyPath::root);
+        let path = path
+            .map(PolicyPath::parse)
+            .transpose()?
+            .unwrap_or_else(PolicyPath::root);
         let arn = Arn::iam(&caller.account, ResourceType::User, &path, &n).to_string();
         self.authorize(caller, "iam:CreateUser", &arn, ctx)?;
         if !tags.is_empty() {
@@ -74,9 +98,13 @@ impl Vault {
         validate_tag_set(tags)?;
         let tx = self.store().write()?;
         require_account(&tx, &caller.account)?;
-        let boundary = boundary.map(|b| self.check_boundary_arn(&tx, caller, b)).transpose()?;
+        let boundary = boundary
+            .map(|b| self.check_boundary_arn(&tx, caller, b))
+            .transpose()?;
         if tx.user(caller.account.as_str(), n.canonical())?.is_some() {
-            return Err(Error::EntityAlreadyExists(format!("User with name {n} already exists.")));
+            return Err(Error::EntityAlreadyExists(format!(
+                "User with name {n} already exists."
+            )));
         }
         let row = UserRow {
             user_id: generate_unique_id(self.env.rng.as_ref(), IdPrefix::User)?.to_string(),
@@ -94,16 +122,21 @@ impl Vault {
     }
 
     /// GetUser. Without a name, the calling user (the root user reports its account).
-    pub fn get_user(&self, caller: &Caller, ctx: &RequestContext, user_name: Option<&str>) -> Result<User> {
+    pub fn get_user(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: Option<&str>,
+    ) -> Result<User> {
         let n = match (user_name, &caller.kind) {
             (Some(s), _) => name(NameKind::User, s)?,
             (None, super::CallerKind::User { name: own, .. }) => name(NameKind::User, own)?,
             (None, super::CallerKind::Root) => {
                 self.authorize(caller, "iam:GetUser", &caller.arn, ctx)?;
                 let tx = self.store().read()?;
-                let acct = tx
-                    .account(caller.account.as_str())?
-                    .ok_or_else(|| Error::NoSuchEntity(format!("account `{}` does not exist", caller.account)))?;
+                let acct = tx.account(caller.account.as_str())?.ok_or_else(|| {
+                    Error::NoSuchEntity(format!("account `{}` does not exist", caller.account))
+                })?;
                 return Ok(User {
                     path: "/".into(),
                     user_name: String::new(),
@@ -117,16 +150,34 @@ impl Vault {
         };
         let tx = self.store().read()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:GetUser", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:GetUser",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         let tags = tx.tags(EntityKind::User, &row.user_id)?;
         Ok(to_user(row, tags))
     }
 
     /// ListUsers, optionally under a path prefix.
-    pub fn list_users(&self, caller: &Caller, ctx: &RequestContext, path_prefix: Option<&str>) -> Result<Vec<User>> {
-        let prefix = path_prefix.map(PolicyPath::parse_prefix).transpose()?.unwrap_or_else(|| "/".into());
-        self.authorize(caller, "iam:ListUsers", &format!("arn:aws:iam::{}:user{}", caller.account, prefix), ctx)?;
+    pub fn list_users(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        path_prefix: Option<&str>,
+    ) -> Result<Vec<User>> {
+        let prefix = path_prefix
+            .map(PolicyPath::parse_prefix)
+            .transpose()?
+            .unwrap_or_else(|| "/".into());
+        self.authorize(
+            caller,
+            "iam:ListUsers",
+            &format!("arn:aws:iam::{}:user{}", caller.account, prefix),
+            ctx,
+        )?;
         let tx = self.store().read()?;
         Ok(tx
             .users(caller.account.as_str(), &prefix)?
@@ -149,21 +200,40 @@ impl Vault {
         let new_path = new_path.map(PolicyPath::parse).transpose()?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:UpdateUser", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:UpdateUser",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let mut row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         if let Some(nn) = &new_n {
             // AWS also requires permission on the new name.
             let p = new_path.clone().unwrap_or(PolicyPath::parse(&row.path)?);
-            self.authorize(caller, "iam:UpdateUser", &Arn::iam(&caller.account, ResourceType::User, &p, nn).to_string(), ctx)?;
-            if nn.canonical() != n.canonical() && tx.user(caller.account.as_str(), nn.canonical())?.is_some() {
-                return Err(Error::EntityAlreadyExists(format!("User with name {nn} already exists.")));
+            self.authorize(
+                caller,
+                "iam:UpdateUser",
+                &Arn::iam(&caller.account, ResourceType::User, &p, nn).to_string(),
+                ctx,
+            )?;
+            if nn.canonical() != n.canonical()
+                && tx.user(caller.account.as_str(), nn.canonical())?.is_some()
+            {
+                return Err(Error::EntityAlreadyExists(format!(
+                    "User with name {nn} already exists."
+                )));
             }
             row.name = nn.as_str().to_owned();
         }
         if let Some(p) = new_path {
             row.path = p.to_string();
         }
-        tx.update_user(&row.user_id, &row.name, &row.name.to_ascii_lowercase(), &row.path)?;
+        tx.update_user(
+            &row.user_id,
+            &row.name,
+            &row.name.to_ascii_lowercase(),
+            &row.path,
+        )?;
         let tags = tx.tags(EntityKind::User, &row.user_id)?;
         tx.commit()?;
         Ok(to_user(row, tags))
@@ -172,11 +242,22 @@ impl Vault {
     /// DeleteUser. Without `force`, a user that still has access keys, group memberships or
     /// policies fails with `DeleteConflict`; with it, those are removed in the same
     /// transaction.
-    pub fn delete_user(&self, caller: &Caller, ctx: &RequestContext, user_name: &str, force: bool) -> Result<()> {
+    pub fn delete_user(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+        force: bool,
+    ) -> Result<()> {
         let n = name(NameKind::User, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:DeleteUser", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:DeleteUser",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         let keys = tx.access_keys_for_user(&row.user_id)?;
         let groups = tx.groups_for_user(&row.user_id)?;
@@ -220,12 +301,23 @@ impl Vault {
     }
 
     /// TagUser.
-    pub fn tag_user(&self, caller: &Caller, ctx: &RequestContext, user_name: &str, tags: &[Tag]) -> Result<()> {
+    pub fn tag_user(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+        tags: &[Tag],
+    ) -> Result<()> {
         let n = name(NameKind::User, user_name)?;
         validate_tag_set(tags)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:TagUser", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:TagUser",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         check_tag_limit(&tx.tags(EntityKind::User, &row.user_id)?, tags)?;
         tx.put_tags(EntityKind::User, &row.user_id, &tag_rows(tags))?;
@@ -233,11 +325,22 @@ impl Vault {
     }
 
     /// UntagUser. Keys that are not present are ignored, as in AWS.
-    pub fn untag_user(&self, caller: &Caller, ctx: &RequestContext, user_name: &str, keys: &[String]) -> Result<()> {
+    pub fn untag_user(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+        keys: &[String],
+    ) -> Result<()> {
         let n = name(NameKind::User, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:UntagUser", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:UntagUser",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         let canon: Vec<String> = keys.iter().map(|k| k.to_lowercase()).collect();
         tx.remove_tags(EntityKind::User, &row.user_id, &canon)?;
@@ -245,16 +348,29 @@ impl Vault {
     }
 
     /// ListUserTags.
-    pub fn list_user_tags(&self, caller: &Caller, ctx: &RequestContext, user_name: &str) -> Result<Vec<Tag>> {
+    pub fn list_user_tags(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+    ) -> Result<Vec<Tag>> {
         let n = name(NameKind::User, user_name)?;
         let tx = self.store().read()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(caller, "iam:ListUserTags", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            caller,
+            "iam:ListUserTags",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         Ok(tx
             .tags(EntityKind::User, &row.user_id)?
             .into_iter()
-            .map(|t| Tag { key: t.key, value: t.value })
+            .map(|t| Tag {
+                key: t.key,
+                value: t.value,
+            })
             .collect())
     }
 }

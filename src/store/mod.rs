@@ -69,7 +69,11 @@ impl Store {
                 "the database has schema version {current}, newer than this build understands ({target}); upgrade iamvault"
             )));
         }
-        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        for (i, sql) in schema::MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(current).unwrap_or(0))
+        {
             tx.execute_batch(sql)?;
             // PRAGMA takes no bound parameters; the value is a small integer we computed.
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
@@ -80,7 +84,9 @@ impl Store {
 
     /// The schema version the database is at.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.lock()?.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .lock()?
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// Starts a read transaction.

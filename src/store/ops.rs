@@ -4,8 +4,8 @@ use rusqlite::{OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
 use super::{
-    AccessKeyRow, AccountRow, EntityKind, GroupRow, InlinePolicyRow, InstanceProfileRow, KeyStatus, PolicyRow,
-    PolicyVersionRow, ReadTx, RoleRow, TagRow, UserRow, WriteTx,
+    AccessKeyRow, AccountRow, EntityKind, GroupRow, InlinePolicyRow, InstanceProfileRow, KeyStatus,
+    PolicyRow, PolicyVersionRow, ReadTx, RoleRow, TagRow, UserRow, WriteTx,
 };
 use crate::error::{Error, Result};
 
@@ -14,8 +14,9 @@ fn ts(t: OffsetDateTime) -> i64 {
 }
 
 fn from_ts(s: i64) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
+    OffsetDateTime::from_unix_timestamp(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
 }
 
 fn opt_ts(s: Option<i64>) -> rusqlite::Result<Option<OffsetDateTime>> {
@@ -45,8 +46,7 @@ fn group_row(r: &Row<'_>) -> rusqlite::Result<GroupRow> {
     })
 }
 
-const ROLE_COLS: &str =
-    "role_id, account_id, name, path, trust_policy, description, max_session_duration, boundary_arn, created_at";
+const ROLE_COLS: &str = "role_id, account_id, name, path, trust_policy, description, max_session_duration, boundary_arn, created_at";
 fn role_row(r: &Row<'_>) -> rusqlite::Result<RoleRow> {
     Ok(RoleRow {
         role_id: r.get(0)?,
@@ -73,8 +73,7 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<InstanceProfileRow> {
     })
 }
 
-const POLICY_COLS: &str =
-    "policy_id, account_id, name, path, arn, description, default_version, next_version, created_at, updated_at";
+const POLICY_COLS: &str = "policy_id, account_id, name, path, arn, description, default_version, next_version, created_at, updated_at";
 fn policy_row(r: &Row<'_>) -> rusqlite::Result<PolicyRow> {
     Ok(PolicyRow {
         policy_id: r.get(0)?,
@@ -97,7 +96,11 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<AccessKeyRow> {
         access_key_id: r.get(0)?,
         account_id: r.get(1)?,
         user_id: r.get(2)?,
-        status: if status == "Active" { KeyStatus::Active } else { KeyStatus::Inactive },
+        status: if status == "Active" {
+            KeyStatus::Active
+        } else {
+            KeyStatus::Inactive
+        },
         created_at: from_ts(r.get(4)?)?,
         sealed_secret: r.get(5)?,
         last_used_at: opt_ts(r.get(6)?)?,
@@ -124,7 +127,9 @@ fn one(n: usize, what: &str) -> Result<()> {
     if n == 1 {
         Ok(())
     } else {
-        Err(Error::Internal(format!("expected to change one {what}, changed {n}")))
+        Err(Error::Internal(format!(
+            "expected to change one {what}, changed {n}"
+        )))
     }
 }
 
@@ -135,7 +140,9 @@ impl ReadTx<'_> {
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
@@ -158,9 +165,9 @@ impl ReadTx<'_> {
 
     /// Every account, oldest first.
     pub fn accounts(&self) -> Result<Vec<AccountRow>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT account_id, created_at FROM accounts ORDER BY created_at, account_id")?;
+        let mut st = self.conn.prepare(
+            "SELECT account_id, created_at FROM accounts ORDER BY created_at, account_id",
+        )?;
         let rows = st.query_map([], |r| {
             Ok(AccountRow {
                 account_id: r.get(0)?,
@@ -201,7 +208,11 @@ impl ReadTx<'_> {
     pub fn user_by_id(&self, user_id: &str) -> Result<Option<UserRow>> {
         Ok(self
             .conn
-            .query_row(&format!("SELECT {USER_COLS} FROM users WHERE user_id = ?1"), params![user_id], user_row)
+            .query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE user_id = ?1"),
+                params![user_id],
+                user_row,
+            )
             .optional()?)
     }
 
@@ -221,7 +232,9 @@ impl ReadTx<'_> {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT {GROUP_COLS} FROM groups WHERE account_id = ?1 AND name_canon = ?2"),
+                &format!(
+                    "SELECT {GROUP_COLS} FROM groups WHERE account_id = ?1 AND name_canon = ?2"
+                ),
                 params![account_id, name_canon],
                 group_row,
             )
@@ -277,7 +290,11 @@ impl ReadTx<'_> {
     pub fn role_by_id(&self, role_id: &str) -> Result<Option<RoleRow>> {
         Ok(self
             .conn
-            .query_row(&format!("SELECT {ROLE_COLS} FROM roles WHERE role_id = ?1"), params![role_id], role_row)
+            .query_row(
+                &format!("SELECT {ROLE_COLS} FROM roles WHERE role_id = ?1"),
+                params![role_id],
+                role_row,
+            )
             .optional()?)
     }
 
@@ -293,7 +310,11 @@ impl ReadTx<'_> {
     // ---- instance profiles ----
 
     /// An instance profile by canonical name.
-    pub fn instance_profile(&self, account_id: &str, name_canon: &str) -> Result<Option<InstanceProfileRow>> {
+    pub fn instance_profile(
+        &self,
+        account_id: &str,
+        name_canon: &str,
+    ) -> Result<Option<InstanceProfileRow>> {
         Ok(self
             .conn
             .query_row(
@@ -305,7 +326,11 @@ impl ReadTx<'_> {
     }
 
     /// Instance profiles whose path starts with `path_prefix`.
-    pub fn instance_profiles(&self, account_id: &str, path_prefix: &str) -> Result<Vec<InstanceProfileRow>> {
+    pub fn instance_profiles(
+        &self,
+        account_id: &str,
+        path_prefix: &str,
+    ) -> Result<Vec<InstanceProfileRow>> {
         let mut st = self.conn.prepare(&format!(
             "SELECT {PROFILE_COLS} FROM instance_profiles WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
@@ -328,7 +353,11 @@ impl ReadTx<'_> {
     pub fn policy_by_arn(&self, arn: &str) -> Result<Option<PolicyRow>> {
         Ok(self
             .conn
-            .query_row(&format!("SELECT {POLICY_COLS} FROM policies WHERE arn = ?1"), params![arn], policy_row)
+            .query_row(
+                &format!("SELECT {POLICY_COLS} FROM policies WHERE arn = ?1"),
+                params![arn],
+                policy_row,
+            )
             .optional()?)
     }
 
@@ -337,7 +366,9 @@ impl ReadTx<'_> {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT {POLICY_COLS} FROM policies WHERE account_id = ?1 AND name_canon = ?2"),
+                &format!(
+                    "SELECT {POLICY_COLS} FROM policies WHERE account_id = ?1 AND name_canon = ?2"
+                ),
                 params![account_id, name_canon],
                 policy_row,
             )
@@ -354,7 +385,11 @@ impl ReadTx<'_> {
     }
 
     /// One version of a policy.
-    pub fn policy_version(&self, policy_id: &str, version: i64) -> Result<Option<PolicyVersionRow>> {
+    pub fn policy_version(
+        &self,
+        policy_id: &str,
+        version: i64,
+    ) -> Result<Option<PolicyVersionRow>> {
         Ok(self
             .conn
             .query_row(
@@ -416,7 +451,11 @@ impl ReadTx<'_> {
     }
 
     /// The inline policies of an entity, by name.
-    pub fn inline_policies(&self, kind: EntityKind, principal_id: &str) -> Result<Vec<InlinePolicyRow>> {
+    pub fn inline_policies(
+        &self,
+        kind: EntityKind,
+        principal_id: &str,
+    ) -> Result<Vec<InlinePolicyRow>> {
         let mut st = self.conn.prepare(
             "SELECT name, document FROM inline_policies WHERE principal_kind = ?1 AND principal_id = ?2 ORDER BY name_canon",
         )?;
@@ -499,7 +538,13 @@ impl WriteTx<'_> {
     }
 
     /// Renames or moves a user.
-    pub fn update_user(&self, user_id: &str, name: &str, name_canon: &str, path: &str) -> Result<()> {
+    pub fn update_user(
+        &self,
+        user_id: &str,
+        name: &str,
+        name_canon: &str,
+        path: &str,
+    ) -> Result<()> {
         let n = self.conn.execute(
             "UPDATE users SET name = ?2, name_canon = ?3, path = ?4 WHERE user_id = ?1",
             params![user_id, name, name_canon, path],
@@ -510,13 +555,19 @@ impl WriteTx<'_> {
     /// Sets or clears an entity's permissions boundary.
     pub fn set_boundary(&self, kind: EntityKind, id: &str, arn: Option<&str>) -> Result<()> {
         let n = match kind {
-            EntityKind::User => self
-                .conn
-                .execute("UPDATE users SET boundary_arn = ?2 WHERE user_id = ?1", params![id, arn])?,
-            EntityKind::Role => self
-                .conn
-                .execute("UPDATE roles SET boundary_arn = ?2 WHERE role_id = ?1", params![id, arn])?,
-            EntityKind::Group => return Err(Error::Internal("groups have no permissions boundary".into())),
+            EntityKind::User => self.conn.execute(
+                "UPDATE users SET boundary_arn = ?2 WHERE user_id = ?1",
+                params![id, arn],
+            )?,
+            EntityKind::Role => self.conn.execute(
+                "UPDATE roles SET boundary_arn = ?2 WHERE role_id = ?1",
+                params![id, arn],
+            )?,
+            EntityKind::Group => {
+                return Err(Error::Internal(
+                    "groups have no permissions boundary".into(),
+                ));
+            }
         };
         one(n, "entity")
     }
@@ -524,7 +575,9 @@ impl WriteTx<'_> {
     /// Deletes a user row. Dependents must be gone.
     pub fn delete_user(&self, user_id: &str) -> Result<()> {
         self.delete_tags_of(EntityKind::User, user_id)?;
-        let n = self.conn.execute("DELETE FROM users WHERE user_id = ?1", params![user_id])?;
+        let n = self
+            .conn
+            .execute("DELETE FROM users WHERE user_id = ?1", params![user_id])?;
         one(n, "user")
     }
 
@@ -539,7 +592,9 @@ impl WriteTx<'_> {
 
     /// Deletes a group row. Dependents must be gone.
     pub fn delete_group(&self, group_id: &str) -> Result<()> {
-        let n = self.conn.execute("DELETE FROM groups WHERE group_id = ?1", params![group_id])?;
+        let n = self
+            .conn
+            .execute("DELETE FROM groups WHERE group_id = ?1", params![group_id])?;
         one(n, "group")
     }
 
@@ -584,14 +639,20 @@ impl WriteTx<'_> {
 
     /// Replaces a role's trust policy.
     pub fn update_trust_policy(&self, role_id: &str, doc: &str) -> Result<()> {
-        let n = self
-            .conn
-            .execute("UPDATE roles SET trust_policy = ?2 WHERE role_id = ?1", params![role_id, doc])?;
+        let n = self.conn.execute(
+            "UPDATE roles SET trust_policy = ?2 WHERE role_id = ?1",
+            params![role_id, doc],
+        )?;
         one(n, "role")
     }
 
     /// Updates a role's description and maximum session duration.
-    pub fn update_role(&self, role_id: &str, description: &str, max_session_duration: i64) -> Result<()> {
+    pub fn update_role(
+        &self,
+        role_id: &str,
+        description: &str,
+        max_session_duration: i64,
+    ) -> Result<()> {
         let n = self.conn.execute(
             "UPDATE roles SET description = ?2, max_session_duration = ?3 WHERE role_id = ?1",
             params![role_id, description, max_session_duration],
@@ -602,7 +663,9 @@ impl WriteTx<'_> {
     /// Deletes a role row. Dependents must be gone.
     pub fn delete_role(&self, role_id: &str) -> Result<()> {
         self.delete_tags_of(EntityKind::Role, role_id)?;
-        let n = self.conn.execute("DELETE FROM roles WHERE role_id = ?1", params![role_id])?;
+        let n = self
+            .conn
+            .execute("DELETE FROM roles WHERE role_id = ?1", params![role_id])?;
         one(n, "role")
     }
 
@@ -627,14 +690,20 @@ impl WriteTx<'_> {
 
     /// Deletes an instance profile row.
     pub fn delete_instance_profile(&self, profile_id: &str) -> Result<()> {
-        let n = self
-            .conn
-            .execute("DELETE FROM instance_profiles WHERE profile_id = ?1", params![profile_id])?;
+        let n = self.conn.execute(
+            "DELETE FROM instance_profiles WHERE profile_id = ?1",
+            params![profile_id],
+        )?;
         one(n, "instance profile")
     }
 
     /// Adds a customer managed policy with its first version.
-    pub fn insert_policy(&self, p: &PolicyRow, name_canon: &str, first: &PolicyVersionRow) -> Result<()> {
+    pub fn insert_policy(
+        &self,
+        p: &PolicyRow,
+        name_canon: &str,
+        first: &PolicyVersionRow,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO policies (policy_id, account_id, name, name_canon, path, arn, description, default_version, next_version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -665,7 +734,13 @@ impl WriteTx<'_> {
     }
 
     /// Updates a policy's default and next version numbers.
-    pub fn update_policy_versions(&self, policy_id: &str, default_version: i64, next_version: i64, now: OffsetDateTime) -> Result<()> {
+    pub fn update_policy_versions(
+        &self,
+        policy_id: &str,
+        default_version: i64,
+        next_version: i64,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         let n = self.conn.execute(
             "UPDATE policies SET default_version = ?2, next_version = ?3, updated_at = ?4 WHERE policy_id = ?1",
             params![policy_id, default_version, next_version, ts(now)],
@@ -684,9 +759,14 @@ impl WriteTx<'_> {
 
     /// Deletes a policy and all its versions.
     pub fn delete_policy(&self, policy_id: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM policy_versions WHERE policy_id = ?1", params![policy_id])?;
-        let n = self.conn.execute("DELETE FROM policies WHERE policy_id = ?1", params![policy_id])?;
+        self.conn.execute(
+            "DELETE FROM policy_versions WHERE policy_id = ?1",
+            params![policy_id],
+        )?;
+        let n = self.conn.execute(
+            "DELETE FROM policies WHERE policy_id = ?1",
+            params![policy_id],
+        )?;
         one(n, "policy")
     }
 
@@ -710,13 +790,22 @@ impl WriteTx<'_> {
 
     /// Detaches a managed policy from every entity.
     pub fn detach_everywhere(&self, policy_arn: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM attachments WHERE policy_arn = ?1", params![policy_arn])?;
+        self.conn.execute(
+            "DELETE FROM attachments WHERE policy_arn = ?1",
+            params![policy_arn],
+        )?;
         Ok(())
     }
 
     /// Creates or replaces an inline policy.
-    pub fn put_inline(&self, kind: EntityKind, principal_id: &str, name: &str, name_canon: &str, doc: &str) -> Result<()> {
+    pub fn put_inline(
+        &self,
+        kind: EntityKind,
+        principal_id: &str,
+        name: &str,
+        name_canon: &str,
+        doc: &str,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO inline_policies (principal_kind, principal_id, name, name_canon, document) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(principal_kind, principal_id, name_canon) DO UPDATE SET name = excluded.name, document = excluded.document",
@@ -726,7 +815,12 @@ impl WriteTx<'_> {
     }
 
     /// Deletes an inline policy; returns false if there was none.
-    pub fn delete_inline(&self, kind: EntityKind, principal_id: &str, name_canon: &str) -> Result<bool> {
+    pub fn delete_inline(
+        &self,
+        kind: EntityKind,
+        principal_id: &str,
+        name_canon: &str,
+    ) -> Result<bool> {
         let n = self.conn.execute(
             "DELETE FROM inline_policies WHERE principal_kind = ?1 AND principal_id = ?2 AND name_canon = ?3",
             params![kind.as_str(), principal_id, name_canon],
@@ -735,7 +829,12 @@ impl WriteTx<'_> {
     }
 
     /// Creates or replaces tags.
-    pub fn put_tags(&self, kind: EntityKind, entity_id: &str, tags: &[(String, String, String)]) -> Result<()> {
+    pub fn put_tags(
+        &self,
+        kind: EntityKind,
+        entity_id: &str,
+        tags: &[(String, String, String)],
+    ) -> Result<()> {
         let mut st = self.conn.prepare(
             "INSERT INTO tags (entity_kind, entity_id, key_canon, key, value) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(entity_kind, entity_id, key_canon) DO UPDATE SET key = excluded.key, value = excluded.value",
@@ -747,10 +846,15 @@ impl WriteTx<'_> {
     }
 
     /// Removes tags by canonical key; missing keys are ignored, as in AWS.
-    pub fn remove_tags(&self, kind: EntityKind, entity_id: &str, key_canons: &[String]) -> Result<()> {
-        let mut st = self
-            .conn
-            .prepare("DELETE FROM tags WHERE entity_kind = ?1 AND entity_id = ?2 AND key_canon = ?3")?;
+    pub fn remove_tags(
+        &self,
+        kind: EntityKind,
+        entity_id: &str,
+        key_canons: &[String],
+    ) -> Result<()> {
+        let mut st = self.conn.prepare(
+            "DELETE FROM tags WHERE entity_kind = ?1 AND entity_id = ?2 AND key_canon = ?3",
+        )?;
         for k in key_canons {
             st.execute(params![kind.as_str(), entity_id, k])?;
         }
@@ -785,7 +889,13 @@ impl WriteTx<'_> {
     }
 
     /// Records a use of a key.
-    pub fn record_key_use(&self, access_key_id: &str, at: OffsetDateTime, service: &str, region: &str) -> Result<()> {
+    pub fn record_key_use(
+        &self,
+        access_key_id: &str,
+        at: OffsetDateTime,
+        service: &str,
+        region: &str,
+    ) -> Result<()> {
         let n = self.conn.execute(
             "UPDATE access_keys SET last_used_at = ?2, last_used_service = ?3, last_used_region = ?4 WHERE access_key_id = ?1",
             params![access_key_id, ts(at), service, region],
@@ -795,9 +905,10 @@ impl WriteTx<'_> {
 
     /// Deletes a key.
     pub fn delete_access_key(&self, access_key_id: &str) -> Result<()> {
-        let n = self
-            .conn
-            .execute("DELETE FROM access_keys WHERE access_key_id = ?1", params![access_key_id])?;
+        let n = self.conn.execute(
+            "DELETE FROM access_keys WHERE access_key_id = ?1",
+            params![access_key_id],
+        )?;
         one(n, "access key")
     }
 }

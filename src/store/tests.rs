@@ -35,11 +35,25 @@ fn dropped_write_rolls_back() {
         tx.insert_user(&user("AIDA1", "alice"), "alice").unwrap();
         // dropped without commit
     }
-    assert!(s.read().unwrap().user("123456789012", "alice").unwrap().is_none());
+    assert!(
+        s.read()
+            .unwrap()
+            .user("123456789012", "alice")
+            .unwrap()
+            .is_none()
+    );
     let tx = s.write().unwrap();
     tx.insert_user(&user("AIDA1", "alice"), "alice").unwrap();
     tx.commit().unwrap();
-    assert_eq!(s.read().unwrap().user("123456789012", "alice").unwrap().unwrap().name, "alice");
+    assert_eq!(
+        s.read()
+            .unwrap()
+            .user("123456789012", "alice")
+            .unwrap()
+            .unwrap()
+            .name,
+        "alice"
+    );
 }
 
 #[test]

@@ -37,7 +37,10 @@ fn init_reports_fields_and_sets_modes() {
     assert_eq!(mode(&v.dir.join("vault.db")), 0o600);
     // The admin has AdministratorAccess.
     let attached = v.json(&["policy", "list-attached", "--user", "admin"]);
-    assert_eq!(attached["AttachedPolicies"][0]["PolicyArn"], "arn:aws:iam::aws:policy/AdministratorAccess");
+    assert_eq!(
+        attached["AttachedPolicies"][0]["PolicyArn"],
+        "arn:aws:iam::aws:policy/AdministratorAccess"
+    );
 }
 
 #[test]
@@ -46,7 +49,15 @@ fn init_with_given_account_and_password_file() {
     let pw = v.dir.parent().unwrap().join("pw");
     std::fs::write(&pw, "a-Long-root-passw0rd!\n").unwrap();
     let out = v
-        .run(&["init", "--account-id", "111122223333", "--root-password-file", pw.to_str().unwrap(), "--output", "json"])
+        .run(&[
+            "init",
+            "--account-id",
+            "111122223333",
+            "--root-password-file",
+            pw.to_str().unwrap(),
+            "--output",
+            "json",
+        ])
         .ok()
         .json();
     assert_eq!(out["account_id"], "111122223333");
@@ -85,37 +96,94 @@ fn everything_survives_a_restart() {
     let v = Vault::init();
     let pol = v.file("p.json", DOC);
     let trust = v.file("t.json", TRUST);
-    v.run(&["user", "create", "alice", "--path", "/eng/", "--tag", "team=platform"]).ok();
+    v.run(&[
+        "user",
+        "create",
+        "alice",
+        "--path",
+        "/eng/",
+        "--tag",
+        "team=platform",
+    ])
+    .ok();
     v.run(&["group", "create", "devs"]).ok();
     v.run(&["group", "add-user", "devs", "alice"]).ok();
-    v.run(&["role", "create", "web", "--trust-policy", &trust, "--max-session-duration", "7200"]).ok();
+    v.run(&[
+        "role",
+        "create",
+        "web",
+        "--trust-policy",
+        &trust,
+        "--max-session-duration",
+        "7200",
+    ])
+    .ok();
     v.run(&["instance-profile", "create", "web-hosts"]).ok();
-    v.run(&["instance-profile", "add-role", "web-hosts", "web"]).ok();
+    v.run(&["instance-profile", "add-role", "web-hosts", "web"])
+        .ok();
     let p = v.json(&["policy", "create", "get-all", "--document", &pol]);
     let arn = p["Policy"]["Arn"].as_str().unwrap().to_owned();
     assert_eq!(arn, "arn:aws:iam::123456789012:policy/get-all");
-    v.run(&["policy", "attach", "--group", "devs", "--policy-arn", &arn]).ok();
-    v.run(&["policy", "put-inline", "--role", "web", "--name", "inline1", "--document", &format!("file://{pol}")]).ok();
+    v.run(&["policy", "attach", "--group", "devs", "--policy-arn", &arn])
+        .ok();
+    v.run(&[
+        "policy",
+        "put-inline",
+        "--role",
+        "web",
+        "--name",
+        "inline1",
+        "--document",
+        &format!("file://{pol}"),
+    ])
+    .ok();
     let key = v.json(&["access-key", "create", "--user", "alice"]);
     let key_id = key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned();
 
     // Every command above was its own process; these read it all back.
     let users = v.json(&["user", "list"]);
-    let names: Vec<&str> = users["Users"].as_array().unwrap().iter().map(|u| u["UserName"].as_str().unwrap()).collect();
+    let names: Vec<&str> = users["Users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["UserName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["admin", "alice"]);
     let alice = v.json(&["user", "get", "alice"]);
-    assert_eq!(alice["User"]["Arn"], "arn:aws:iam::123456789012:user/eng/alice");
+    assert_eq!(
+        alice["User"]["Arn"],
+        "arn:aws:iam::123456789012:user/eng/alice"
+    );
     assert_eq!(alice["User"]["Tags"][0]["Key"], "team");
     let group = v.json(&["group", "get", "devs"]);
     assert_eq!(group["Users"][0]["UserName"], "alice");
-    assert_eq!(v.json(&["role", "get", "web"])["Role"]["MaxSessionDuration"], 7200);
-    assert_eq!(v.json(&["instance-profile", "get", "web-hosts"])["InstanceProfile"]["Roles"][0]["RoleName"], "web");
-    assert_eq!(v.json(&["policy", "list-attached", "--group", "devs"])["AttachedPolicies"][0]["PolicyArn"], arn);
-    assert_eq!(v.json(&["policy", "list-inline", "--role", "web"])["PolicyNames"][0], "inline1");
-    assert_eq!(v.json(&["policy", "get", &arn])["Policy"]["AttachmentCount"], 1);
+    assert_eq!(
+        v.json(&["role", "get", "web"])["Role"]["MaxSessionDuration"],
+        7200
+    );
+    assert_eq!(
+        v.json(&["instance-profile", "get", "web-hosts"])["InstanceProfile"]["Roles"][0]["RoleName"],
+        "web"
+    );
+    assert_eq!(
+        v.json(&["policy", "list-attached", "--group", "devs"])["AttachedPolicies"][0]["PolicyArn"],
+        arn
+    );
+    assert_eq!(
+        v.json(&["policy", "list-inline", "--role", "web"])["PolicyNames"][0],
+        "inline1"
+    );
+    assert_eq!(
+        v.json(&["policy", "get", &arn])["Policy"]["AttachmentCount"],
+        1
+    );
     let keys = v.json(&["access-key", "list", "--user", "alice"]);
     assert_eq!(keys["AccessKeyMetadata"][0]["AccessKeyId"], key_id.as_str());
-    assert!(keys["AccessKeyMetadata"][0].get("SecretAccessKey").is_none());
+    assert!(
+        keys["AccessKeyMetadata"][0]
+            .get("SecretAccessKey")
+            .is_none()
+    );
     let lu = v.json(&["access-key", "last-used", &key_id]);
     assert_eq!(lu["AccessKeyLastUsed"]["ServiceName"], "N/A");
 }
@@ -127,24 +195,40 @@ fn secret_access_keys_never_rest_in_plaintext() {
     let mut secrets = Vec::new();
     for _ in 0..2 {
         let k = v.json(&["access-key", "create", "--user", "alice"]);
-        secrets.push(k["AccessKey"]["SecretAccessKey"].as_str().unwrap().to_owned());
+        secrets.push(
+            k["AccessKey"]["SecretAccessKey"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     // The admin key from init too.
     let cred = std::fs::read_to_string(v.dir.join("bootstrap-credentials")).unwrap();
-    let admin_secret = cred.lines().find_map(|l| l.strip_prefix("aws_secret_access_key = ")).unwrap().to_owned();
+    let admin_secret = cred
+        .lines()
+        .find_map(|l| l.strip_prefix("aws_secret_access_key = "))
+        .unwrap()
+        .to_owned();
     secrets.push(admin_secret);
     let raw = v.raw_db();
     assert!(raw.len() > 10_000);
     for s in &secrets {
         assert_eq!(s.len(), 40);
-        assert!(!contains(&raw, s.as_bytes()), "secret found in the database file");
+        assert!(
+            !contains(&raw, s.as_bytes()),
+            "secret found in the database file"
+        );
         // Not even a long fragment of it.
         assert!(!contains(&raw, &s.as_bytes()[..16]));
     }
     // A third key is refused with LimitExceeded.
     let r = v.run(&["access-key", "create", "--user", "alice"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.starts_with("error: LimitExceeded: "), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error: LimitExceeded: "),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Runs a command that must fail, and checks the code, exit status and that the database
@@ -155,7 +239,11 @@ fn fails_unchanged(v: &Vault, args: &[&str], code: &str, exit: i32) {
     let before = v.raw_db();
     let r = v.run(args);
     assert_eq!(r.code, exit, "{args:?}: {}", r.stderr);
-    assert!(r.stderr.starts_with(&format!("error: {code}: ")), "{args:?}: {}", r.stderr);
+    assert!(
+        r.stderr.starts_with(&format!("error: {code}: ")),
+        "{args:?}: {}",
+        r.stderr
+    );
     assert!(r.stdout.is_empty(), "{args:?} printed {}", r.stdout);
     assert!(v.raw_db() == before, "{args:?} changed the database");
 }
@@ -166,26 +254,86 @@ fn bad_input_fails_with_the_aws_code_and_changes_nothing() {
     v.run(&["user", "create", "alice"]).ok();
     v.run(&["group", "create", "devs"]).ok();
     let trust = v.file("t.json", TRUST);
-    v.run(&["role", "create", "web", "--trust-policy", &trust]).ok();
+    v.run(&["role", "create", "web", "--trust-policy", &trust])
+        .ok();
     let long64 = "a".repeat(65);
-    let big = v.file("big.json", &format!(r#"{{"Statement":[],"Id":"{}"}}"#, "x".repeat(7000)));
+    let big = v.file(
+        "big.json",
+        &format!(r#"{{"Statement":[],"Id":"{}"}}"#, "x".repeat(7000)),
+    );
     let bad_json = v.file("bad.json", r#"{"Statement": ["#);
-    let big_trust = v.file("bt.json", &format!(r#"{{"Statement":[],"Id":"{}"}}"#, "x".repeat(2100)));
+    let big_trust = v.file(
+        "bt.json",
+        &format!(r#"{{"Statement":[],"Id":"{}"}}"#, "x".repeat(2100)),
+    );
     fails_unchanged(&v, &["user", "create", "Alice"], "EntityAlreadyExists", 1);
-    fails_unchanged(&v, &["user", "create", "ALICE", "--path", "/x/"], "EntityAlreadyExists", 1);
+    fails_unchanged(
+        &v,
+        &["user", "create", "ALICE", "--path", "/x/"],
+        "EntityAlreadyExists",
+        1,
+    );
     fails_unchanged(&v, &["group", "create", "DEVS"], "EntityAlreadyExists", 1);
-    fails_unchanged(&v, &["role", "create", "Web", "--trust-policy", &trust], "EntityAlreadyExists", 1);
+    fails_unchanged(
+        &v,
+        &["role", "create", "Web", "--trust-policy", &trust],
+        "EntityAlreadyExists",
+        1,
+    );
     fails_unchanged(&v, &["user", "create", "bad name"], "ValidationError", 3);
     fails_unchanged(&v, &["user", "create", "a/b"], "ValidationError", 3);
     fails_unchanged(&v, &["user", "create", &long64], "ValidationError", 3);
-    fails_unchanged(&v, &["user", "create", "bob", "--path", "no-slashes"], "ValidationError", 3);
-    fails_unchanged(&v, &["user", "create", "bob", "--tag", "aws:x=1"], "InvalidInput", 3);
-    fails_unchanged(&v, &["policy", "create", "big", "--document", &big], "LimitExceeded", 1);
-    fails_unchanged(&v, &["policy", "create", "bad", "--document", &bad_json], "MalformedPolicyDocument", 3);
-    fails_unchanged(&v, &["role", "update-trust", "web", "--trust-policy", &big_trust], "LimitExceeded", 1);
-    fails_unchanged(&v, &["role", "update", "web", "--max-session-duration", "60"], "ValidationError", 3);
+    fails_unchanged(
+        &v,
+        &["user", "create", "bob", "--path", "no-slashes"],
+        "ValidationError",
+        3,
+    );
+    fails_unchanged(
+        &v,
+        &["user", "create", "bob", "--tag", "aws:x=1"],
+        "InvalidInput",
+        3,
+    );
+    fails_unchanged(
+        &v,
+        &["policy", "create", "big", "--document", &big],
+        "LimitExceeded",
+        1,
+    );
+    fails_unchanged(
+        &v,
+        &["policy", "create", "bad", "--document", &bad_json],
+        "MalformedPolicyDocument",
+        3,
+    );
+    fails_unchanged(
+        &v,
+        &["role", "update-trust", "web", "--trust-policy", &big_trust],
+        "LimitExceeded",
+        1,
+    );
+    fails_unchanged(
+        &v,
+        &["role", "update", "web", "--max-session-duration", "60"],
+        "ValidationError",
+        3,
+    );
     fails_unchanged(&v, &["user", "get", "nobody"], "NoSuchEntity", 1);
-    fails_unchanged(&v, &["access-key", "update", "--user", "alice", "AKIAAAAAAAAAAAAAAAAA", "--status", "Active"], "NoSuchEntity", 1);
+    fails_unchanged(
+        &v,
+        &[
+            "access-key",
+            "update",
+            "--user",
+            "alice",
+            "AKIAAAAAAAAAAAAAAAAA",
+            "--status",
+            "Active",
+        ],
+        "NoSuchEntity",
+        1,
+    );
     // A delete with dependents is refused whole.
     v.run(&["group", "add-user", "devs", "alice"]).ok();
     fails_unchanged(&v, &["user", "delete", "alice"], "DeleteConflict", 1);
@@ -201,12 +349,34 @@ fn force_delete_removes_dependents_in_one_step() {
     v.run(&["group", "create", "devs"]).ok();
     v.run(&["group", "add-user", "devs", "alice"]).ok();
     v.run(&["access-key", "create", "--user", "alice"]).ok();
-    v.run(&["policy", "attach", "--user", "alice", "--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess"]).ok();
+    v.run(&[
+        "policy",
+        "attach",
+        "--user",
+        "alice",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    ])
+    .ok();
     let r = v.run(&["user", "delete", "alice"]);
-    assert!(r.stderr.contains("hint: remove the dependents first, or pass --force"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("hint: remove the dependents first, or pass --force"),
+        "{}",
+        r.stderr
+    );
     v.run(&["user", "delete", "alice", "--force"]).ok();
-    assert_eq!(v.json(&["group", "get", "devs"])["Users"].as_array().unwrap().len(), 0);
-    assert_eq!(v.json(&["policy", "get", "arn:aws:iam::aws:policy/ReadOnlyAccess"])["Policy"]["AttachmentCount"], 0);
+    assert_eq!(
+        v.json(&["group", "get", "devs"])["Users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        v.json(&["policy", "get", "arn:aws:iam::aws:policy/ReadOnlyAccess"])["Policy"]["AttachmentCount"],
+        0
+    );
 }
 
 #[test]
@@ -221,7 +391,8 @@ fn json_output_is_exactly_one_document() {
         let mut a = args.clone();
         a.extend(["--output", "json"]);
         let r = v.run(&a).ok();
-        let _: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", r.stdout));
+        let _: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", r.stdout));
     }
 }
 
@@ -229,10 +400,22 @@ fn json_output_is_exactly_one_document() {
 fn help_reads_well() {
     let dir = std::path::Path::new("/nonexistent");
     let top = run_in(dir, &["--help"]).ok();
-    for group in ["init", "user", "group", "role", "instance-profile", "policy", "access-key"] {
+    for group in [
+        "init",
+        "user",
+        "group",
+        "role",
+        "instance-profile",
+        "policy",
+        "access-key",
+    ] {
         assert!(top.stdout.contains(group), "--help lacks {group}");
     }
     let create = run_in(dir, &["user", "create", "--help"]).ok();
     assert!(create.stdout.contains("Example:"), "{}", create.stdout);
-    assert!(create.stdout.contains("iamvault user create alice"), "{}", create.stdout);
+    assert!(
+        create.stdout.contains("iamvault user create alice"),
+        "{}",
+        create.stdout
+    );
 }

@@ -1,5 +1,13 @@
 //! The one integration test binary. Each module drives a real piece of the vault from
 //! outside: `cli` runs the built `iamvault` binary against temporary data directories.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
 mod cli;
 mod support;

@@ -15,13 +15,21 @@ pub struct Run {
 impl Run {
     /// Parses stdout as exactly one JSON document.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// Asserts success and returns self.
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "command failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "command failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -43,7 +51,8 @@ impl Vault {
     /// A vault initialised with a fixed account id.
     pub fn init() -> Self {
         let v = Self::empty();
-        v.run(&["init", "--account-id", "123456789012", "--output", "json"]).ok();
+        v.run(&["init", "--account-id", "123456789012", "--output", "json"])
+            .ok();
         v
     }
 
