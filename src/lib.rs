@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod error;
 pub mod model;
 pub mod service;
+pub mod sigv4;
 pub mod store;
 
 pub use error::{Error, Result};
