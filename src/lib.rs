@@ -12,6 +12,7 @@ pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod model;
+pub mod policy;
 pub mod service;
 pub mod sigv4;
 pub mod store;
