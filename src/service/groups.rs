@@ -46,8 +46,8 @@ impl Vault {
             .transpose()?
             .unwrap_or_else(PolicyPath::root);
         let arn = Arn::iam(&caller.account, ResourceType::Group, &path, &n).to_string();
-        self.authorize(caller, "iam:CreateGroup", &arn, ctx)?;
         let tx = self.store().write()?;
+        self.authorize(&tx, caller, "iam:CreateGroup", &arn, ctx)?;
         require_account(&tx, &caller.account)?;
         if tx.group(caller.account.as_str(), n.canonical())?.is_some() {
             return Err(Error::EntityAlreadyExists(format!(
@@ -77,6 +77,7 @@ impl Vault {
         let tx = self.store().read()?;
         let found = tx.group(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:GetGroup",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -105,13 +106,14 @@ impl Vault {
             .map(PolicyPath::parse_prefix)
             .transpose()?
             .unwrap_or_else(|| "/".into());
+        let tx = self.store().read()?;
         self.authorize(
+            &tx,
             caller,
             "iam:ListGroups",
             &format!("arn:aws:iam::{}:group{}", caller.account, prefix),
             ctx,
         )?;
-        let tx = self.store().read()?;
         Ok(tx
             .groups(caller.account.as_str(), &prefix)?
             .into_iter()
@@ -131,6 +133,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.group(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:DeleteGroup",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -215,6 +218,7 @@ impl Vault {
             "iam:RemoveUserFromGroup"
         };
         self.authorize(
+            &tx,
             caller,
             action,
             &arn_for(&caller.account, group.as_ref(), &gn),
@@ -246,6 +250,7 @@ impl Vault {
         let tx = self.store().read()?;
         let found = tx.user(caller.account.as_str(), un.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:ListGroupsForUser",
             &user_arn_for(&caller.account, found.as_ref(), &un),

@@ -139,6 +139,7 @@ impl Vault {
         let vault = Vault {
             store,
             keys: KeyRing::derive(&master)?,
+            compiled: super::authz::CompiledCache::default(),
             env: env.clone(),
             data_dir: Some(data_dir.to_owned()),
         };

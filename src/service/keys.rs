@@ -62,6 +62,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:CreateAccessKey",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -111,6 +112,7 @@ impl Vault {
         let tx = self.store().read()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:ListAccessKeys",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -154,6 +156,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:UpdateAccessKey",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -177,6 +180,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:DeleteAccessKey",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -208,7 +212,7 @@ impl Vault {
             Some(u) => super::users::user_arn(u),
             None => format!("arn:aws:iam::{}:user/", caller.account),
         };
-        self.authorize(caller, "iam:GetAccessKeyLastUsed", &resource, ctx)?;
+        self.authorize(&tx, caller, "iam:GetAccessKeyLastUsed", &resource, ctx)?;
         let (key, user) = key.zip(user).ok_or_else(|| {
             Error::NoSuchEntity(format!(
                 "The Access Key with id {access_key_id} cannot be found."

@@ -2,6 +2,7 @@
 //! [`Vault::authorize`] with the IAM action and resource ARN AWS uses, validates its input,
 //! then executes in one write transaction.
 
+mod authz;
 mod builtin;
 mod groups;
 mod init;
@@ -81,6 +82,7 @@ pub struct RequestContext {
 pub struct Vault {
     store: Store,
     keys: KeyRing,
+    compiled: authz::CompiledCache,
     env: Env,
     data_dir: Option<PathBuf>,
 }
@@ -99,6 +101,7 @@ impl Vault {
         Ok(Self {
             store: Store::open(&db)?,
             keys: KeyRing::derive(&master)?,
+            compiled: authz::CompiledCache::default(),
             env,
             data_dir: Some(data_dir.to_owned()),
         })
@@ -110,6 +113,7 @@ impl Vault {
         Ok(Self {
             store: Store::open_in_memory()?,
             keys: KeyRing::derive(&master)?,
+            compiled: authz::CompiledCache::default(),
             env,
             data_dir: None,
         })
@@ -135,33 +139,6 @@ impl Vault {
             .iter()
             .map(|a| AccountId::parse(&a.account_id))
             .collect()
-    }
-
-    /// The one authorization seam. Every operation calls it before touching anything.
-    ///
-    /// Until the policy engine is wired in, the account root may do everything in its own
-    /// account and everyone else is denied, with AWS's wording.
-    pub fn authorize(
-        &self,
-        caller: &Caller,
-        action: &str,
-        resource: &str,
-        _ctx: &RequestContext,
-    ) -> Result<()> {
-        let own_account = Arn::parse(resource)
-            .map(|a| {
-                a.account() == caller.account.as_str()
-                    || a.account().is_empty()
-                    || a.account() == "aws"
-            })
-            .unwrap_or(resource == "*");
-        match caller.kind {
-            CallerKind::Root if own_account => Ok(()),
-            _ => Err(Error::AccessDenied(format!(
-                "User: {} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action",
-                caller.arn
-            ))),
-        }
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -9,6 +9,7 @@ use super::{
 use crate::crypto::generate_unique_id;
 use crate::error::{Error, Result};
 use crate::model::{Arn, EntityName, IdPrefix, NameKind, PolicyPath};
+use crate::policy::{self, ContextValue, PolicyKind};
 use crate::store::{EntityKind, PolicyRow, PolicyVersionRow, ReadTx};
 
 /// The kinds of policy document, each with its own limits.
@@ -47,49 +48,39 @@ fn inline_limit(kind: EntityKind) -> usize {
     }
 }
 
-/// Checks a document's characters, its shape and its size. Full grammar validation is
-/// the policy engine's.
+/// Validates a document for storage: first its size against the AWS quota for its kind
+/// (`LimitExceeded`), then the full grammar for that kind through the policy engine
+/// (`MalformedPolicyDocument`, with a message naming the offending element).
 pub(super) fn check_document(doc: &str, kind: DocumentKind) -> Result<()> {
     if doc.len() > MAX_DOCUMENT_BYTES {
         return Err(Error::MalformedPolicyDocument(format!(
             "the policy document exceeds the maximum of {MAX_DOCUMENT_BYTES} bytes"
         )));
     }
-    if let Some(bad) = doc
-        .chars()
-        .find(|c| !matches!(*c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
-    {
-        return Err(Error::MalformedPolicyDocument(format!(
-            "the policy document contains the character `{}`, outside the allowed set (tab, newline, carriage return and u+0020 to u+00ff)",
-            bad.escape_unicode()
-        )));
-    }
-    let value: serde_json::Value = serde_json::from_str(doc).map_err(|e| {
-        Error::MalformedPolicyDocument(format!("the policy document is not valid json: {e}"))
-    })?;
-    let obj = value.as_object().ok_or_else(|| {
-        Error::MalformedPolicyDocument("the policy document must be a json object".into())
-    })?;
-    if !obj.contains_key("Statement") {
-        return Err(Error::MalformedPolicyDocument(
-            "the policy document has no `Statement` element".into(),
-        ));
-    }
     let size = non_whitespace_len(doc);
-    match kind {
-        DocumentKind::Managed if size > MANAGED_POLICY_LIMIT => Err(Error::LimitExceeded(format!(
+    let over = match kind {
+        DocumentKind::Managed if size > MANAGED_POLICY_LIMIT => Some(format!(
             "Cannot exceed quota for PolicySize: {MANAGED_POLICY_LIMIT}"
-        ))),
-        DocumentKind::Trust if size > TRUST_POLICY_LIMIT => Err(Error::LimitExceeded(format!(
+        )),
+        DocumentKind::Trust if size > TRUST_POLICY_LIMIT => Some(format!(
             "Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_LIMIT}"
-        ))),
-        DocumentKind::Inline(k) if size > inline_limit(k) => Err(Error::LimitExceeded(format!(
+        )),
+        DocumentKind::Inline(k) if size > inline_limit(k) => Some(format!(
             "Maximum policy size of {} bytes exceeded for {}",
             inline_limit(k),
             k_word(k).to_ascii_lowercase()
-        ))),
-        _ => Ok(()),
+        )),
+        _ => None,
+    };
+    if let Some(msg) = over {
+        return Err(Error::LimitExceeded(msg));
     }
+    let pkind = match kind {
+        DocumentKind::Managed | DocumentKind::Inline(_) => PolicyKind::Identity,
+        DocumentKind::Trust => PolicyKind::Trust,
+    };
+    policy::parse_with_limit(doc, pkind, MAX_DOCUMENT_BYTES)?;
+    Ok(())
 }
 
 /// Which managed policies ListPolicies returns.
@@ -283,7 +274,8 @@ impl Vault {
             .transpose()?
             .unwrap_or_else(PolicyPath::root);
         let arn = format!("arn:aws:iam::{}:policy{}{}", caller.account, path, n);
-        self.authorize(caller, "iam:CreatePolicy", &arn, ctx)?;
+        let tx = self.store().write()?;
+        self.authorize(&tx, caller, "iam:CreatePolicy", &arn, ctx)?;
         let description = description.unwrap_or("");
         if description.chars().count() > 1000 {
             return Err(Error::Validation(
@@ -291,7 +283,6 @@ impl Vault {
             ));
         }
         check_document(document, DocumentKind::Managed)?;
-        let tx = self.store().write()?;
         require_account(&tx, &caller.account)?;
         if tx
             .policy_by_name(caller.account.as_str(), n.canonical())?
@@ -327,8 +318,8 @@ impl Vault {
 
     /// GetPolicy.
     pub fn get_policy(&self, caller: &Caller, ctx: &RequestContext, arn: &str) -> Result<Policy> {
-        self.authorize(caller, "iam:GetPolicy", arn, ctx)?;
         let tx = self.store().read()?;
+        self.authorize(&tx, caller, "iam:GetPolicy", arn, ctx)?;
         match find_managed(&tx, caller, arn)?.ok_or_else(|| not_found_policy(arn))? {
             Managed::Builtin(b) => Ok(builtin_policy(
                 b,
@@ -352,8 +343,8 @@ impl Vault {
             .map(PolicyPath::parse_prefix)
             .transpose()?
             .unwrap_or_else(|| "/".into());
-        self.authorize(caller, "iam:ListPolicies", "*", ctx)?;
         let tx = self.store().read()?;
+        self.authorize(&tx, caller, "iam:ListPolicies", "*", ctx)?;
         let mut out = Vec::new();
         if scope != PolicyScope::Local {
             for b in BUILTIN_POLICIES
@@ -388,8 +379,8 @@ impl Vault {
         arn: &str,
         force: bool,
     ) -> Result<()> {
-        self.authorize(caller, "iam:DeletePolicy", arn, ctx)?;
         let tx = self.store().write()?;
+        self.authorize(&tx, caller, "iam:DeletePolicy", arn, ctx)?;
         let row = match find_managed(&tx, caller, arn)?.ok_or_else(|| not_found_policy(arn))? {
             Managed::Builtin(_) => {
                 return Err(Error::InvalidInput(format!(
@@ -443,9 +434,9 @@ impl Vault {
         document: &str,
         set_as_default: bool,
     ) -> Result<PolicyVersion> {
-        self.authorize(caller, "iam:CreatePolicyVersion", arn, ctx)?;
-        check_document(document, DocumentKind::Managed)?;
         let tx = self.store().write()?;
+        self.authorize(&tx, caller, "iam:CreatePolicyVersion", arn, ctx)?;
+        check_document(document, DocumentKind::Managed)?;
         let row = self.customer_for_change(&tx, caller, arn)?;
         if tx.policy_versions(&row.policy_id)?.len() >= MAX_VERSIONS {
             return Err(Error::LimitExceeded(format!(
@@ -482,9 +473,9 @@ impl Vault {
         arn: &str,
         version: &str,
     ) -> Result<PolicyVersion> {
-        self.authorize(caller, "iam:GetPolicyVersion", arn, ctx)?;
-        let v = parse_version_id(version)?;
         let tx = self.store().read()?;
+        self.authorize(&tx, caller, "iam:GetPolicyVersion", arn, ctx)?;
+        let v = parse_version_id(version)?;
         match find_managed(&tx, caller, arn)?.ok_or_else(|| not_found_policy(arn))? {
             Managed::Builtin(b) if v == 1 => Ok(PolicyVersion {
                 document: Some(b.document.into()),
@@ -516,8 +507,8 @@ impl Vault {
         ctx: &RequestContext,
         arn: &str,
     ) -> Result<Vec<PolicyVersion>> {
-        self.authorize(caller, "iam:ListPolicyVersions", arn, ctx)?;
         let tx = self.store().read()?;
+        self.authorize(&tx, caller, "iam:ListPolicyVersions", arn, ctx)?;
         match find_managed(&tx, caller, arn)?.ok_or_else(|| not_found_policy(arn))? {
             Managed::Builtin(_) => Ok(vec![PolicyVersion {
                 document: None,
@@ -546,9 +537,9 @@ impl Vault {
         arn: &str,
         version: &str,
     ) -> Result<()> {
-        self.authorize(caller, "iam:DeletePolicyVersion", arn, ctx)?;
-        let v = parse_version_id(version)?;
         let tx = self.store().write()?;
+        self.authorize(&tx, caller, "iam:DeletePolicyVersion", arn, ctx)?;
+        let v = parse_version_id(version)?;
         let row = self.customer_for_change(&tx, caller, arn)?;
         if tx.policy_version(&row.policy_id, v)?.is_none() {
             return Err(Error::NoSuchEntity(format!(
@@ -572,9 +563,9 @@ impl Vault {
         arn: &str,
         version: &str,
     ) -> Result<()> {
-        self.authorize(caller, "iam:SetDefaultPolicyVersion", arn, ctx)?;
-        let v = parse_version_id(version)?;
         let tx = self.store().write()?;
+        self.authorize(&tx, caller, "iam:SetDefaultPolicyVersion", arn, ctx)?;
+        let v = parse_version_id(version)?;
         let row = self.customer_for_change(&tx, caller, arn)?;
         if tx.policy_version(&row.policy_id, v)?.is_none() {
             return Err(Error::NoSuchEntity(format!(
@@ -611,11 +602,16 @@ impl Vault {
         let n = name(name_kind(kind), entity)?;
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(
+        self.authorize_with(
+            &tx,
             caller,
             &format!("iam:Attach{}Policy", k_word(kind)),
             &target_arn,
             ctx,
+            &[(
+                "iam:PolicyARN".to_owned(),
+                ContextValue::String(arn.to_owned()),
+            )],
         )?;
         let target =
             target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
@@ -645,11 +641,16 @@ impl Vault {
         let n = name(name_kind(kind), entity)?;
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(
+        self.authorize_with(
+            &tx,
             caller,
             &format!("iam:Detach{}Policy", k_word(kind)),
             &target_arn,
             ctx,
+            &[(
+                "iam:PolicyARN".to_owned(),
+                ContextValue::String(arn.to_owned()),
+            )],
         )?;
         let target =
             target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
@@ -671,6 +672,7 @@ impl Vault {
         let tx = self.store().read()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
         self.authorize(
+            &tx,
             caller,
             &format!("iam:ListAttached{}Policies", k_word(kind)),
             &target_arn,
@@ -706,6 +708,7 @@ impl Vault {
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
         self.authorize(
+            &tx,
             caller,
             &format!("iam:Put{}Policy", k_word(kind)),
             &target_arn,
@@ -746,6 +749,7 @@ impl Vault {
         let tx = self.store().read()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
         self.authorize(
+            &tx,
             caller,
             &format!("iam:Get{}Policy", k_word(kind)),
             &target_arn,
@@ -782,6 +786,7 @@ impl Vault {
         let tx = self.store().read()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
         self.authorize(
+            &tx,
             caller,
             &format!("iam:List{}Policies", k_word(kind)),
             &target_arn,
@@ -810,6 +815,7 @@ impl Vault {
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
         self.authorize(
+            &tx,
             caller,
             &format!("iam:Delete{}Policy", k_word(kind)),
             &target_arn,
@@ -845,11 +851,16 @@ impl Vault {
         let n = name(name_kind(kind), entity)?;
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
-        self.authorize(
+        self.authorize_with(
+            &tx,
             caller,
             &format!("iam:Put{}PermissionsBoundary", k_word(kind)),
             &target_arn,
             ctx,
+            &[(
+                "iam:PermissionsBoundary".to_owned(),
+                ContextValue::String(arn.to_owned()),
+            )],
         )?;
         let target =
             target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
@@ -875,6 +886,7 @@ impl Vault {
         let tx = self.store().write()?;
         let (target_arn, target) = lookup(&tx, caller, kind, &n)?;
         self.authorize(
+            &tx,
             caller,
             &format!("iam:Delete{}PermissionsBoundary", k_word(kind)),
             &target_arn,
@@ -891,59 +903,64 @@ impl Vault {
 mod tests {
     use super::*;
 
+    /// A valid identity policy padded to about `pad` non-whitespace characters.
+    fn padded(pad: usize) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}]}}"#,
+            "x".repeat(pad)
+        )
+    }
+
+    fn code(doc: &str, kind: DocumentKind) -> &'static str {
+        check_document(doc, kind).map_or_else(|e| e.code(), |()| "ok")
+    }
+
     #[test]
     fn document_checks() {
-        let ok = r#"{"Version":"2012-10-17","Statement":[]}"#;
-        assert!(check_document(ok, DocumentKind::Managed).is_ok());
+        let m = DocumentKind::Managed;
+        assert_eq!(code(&padded(10), m), "ok");
+        for bad in [
+            "{",
+            "[]",
+            "{}",
+            r#"{"Statement":[]}"#,
+            r#"{"Statement":{"Effect":"Allow"}}"#,
+        ] {
+            assert_eq!(code(bad, m), "MalformedPolicyDocument", "{bad}");
+        }
+        // Characters outside U+0009/A/D and U+0020–U+00FF.
+        let snow = padded(1)
+            .replace("xIAM", "x")
+            .replace("\"Resource\":\"*\"", "\"Resource\":\"☃\"");
+        assert_eq!(code(&snow, m), "MalformedPolicyDocument");
+        // An identity policy may not name a principal; a trust policy must.
+        let with_principal = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}"#;
+        assert_eq!(code(with_principal, m), "MalformedPolicyDocument");
+        assert_eq!(code(with_principal, DocumentKind::Trust), "ok");
         assert_eq!(
-            check_document("{", DocumentKind::Managed)
-                .unwrap_err()
-                .code(),
+            code(&padded(10), DocumentKind::Trust),
             "MalformedPolicyDocument"
         );
+        // Size limits count non-whitespace characters.
+        assert_eq!(code(&padded(6200), m), "LimitExceeded");
+        let spaced = padded(10).replace(",", &format!(",{}", " ".repeat(3000)));
+        assert_eq!(code(&spaced, m), "ok");
         assert_eq!(
-            check_document("[]", DocumentKind::Managed)
-                .unwrap_err()
-                .code(),
+            code(&" ".repeat(MAX_DOCUMENT_BYTES + 1), m),
             "MalformedPolicyDocument"
         );
-        assert_eq!(
-            check_document("{}", DocumentKind::Managed)
-                .unwrap_err()
-                .code(),
-            "MalformedPolicyDocument"
+        let big_trust = with_principal.replace(
+            "\"Effect\"",
+            &format!("\"Sid\":\"{}\",\"Effect\"", "x".repeat(2100)),
         );
-        let snow = r#"{"Statement":[],"Id":"☃"}"#;
+        assert_eq!(code(&big_trust, DocumentKind::Trust), "LimitExceeded");
         assert_eq!(
-            check_document(snow, DocumentKind::Managed)
-                .unwrap_err()
-                .code(),
-            "MalformedPolicyDocument"
-        );
-        let pad = "x".repeat(6200);
-        let big = format!(r#"{{"Statement":[],"Id":"{pad}"}}"#);
-        assert_eq!(
-            check_document(&big, DocumentKind::Managed)
-                .unwrap_err()
-                .code(),
+            code(&padded(2100), DocumentKind::Inline(EntityKind::User)),
             "LimitExceeded"
         );
-        // Whitespace does not count.
-        let spaced = format!("{{\"Statement\":[],{}\"Id\":\"x\"}}", " ".repeat(10_000));
-        assert!(check_document(&spaced, DocumentKind::Managed).is_ok());
-        let huge = " ".repeat(MAX_DOCUMENT_BYTES + 1);
         assert_eq!(
-            check_document(&huge, DocumentKind::Managed)
-                .unwrap_err()
-                .code(),
-            "MalformedPolicyDocument"
-        );
-        let trust = format!(r#"{{"Statement":[],"Id":"{}"}}"#, "x".repeat(2100));
-        assert_eq!(
-            check_document(&trust, DocumentKind::Trust)
-                .unwrap_err()
-                .code(),
-            "LimitExceeded"
+            code(&padded(2100), DocumentKind::Inline(EntityKind::Role)),
+            "ok"
         );
     }
 

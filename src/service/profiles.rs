@@ -5,6 +5,7 @@ use super::{Caller, InstanceProfile, RequestContext, Vault, name, no_such, requi
 use crate::crypto::generate_unique_id;
 use crate::error::{Error, Result};
 use crate::model::{AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, ResourceType};
+use crate::policy::ContextValue;
 use crate::store::{InstanceProfileRow, ReadTx};
 
 fn profile_arn(row: &InstanceProfileRow) -> String {
@@ -61,8 +62,8 @@ impl Vault {
             .transpose()?
             .unwrap_or_else(PolicyPath::root);
         let arn = Arn::iam(&caller.account, ResourceType::InstanceProfile, &path, &n).to_string();
-        self.authorize(caller, "iam:CreateInstanceProfile", &arn, ctx)?;
         let tx = self.store().write()?;
+        self.authorize(&tx, caller, "iam:CreateInstanceProfile", &arn, ctx)?;
         require_account(&tx, &caller.account)?;
         if tx
             .instance_profile(caller.account.as_str(), n.canonical())?
@@ -98,6 +99,7 @@ impl Vault {
         let tx = self.store().read()?;
         let found = tx.instance_profile(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:GetInstanceProfile",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -118,13 +120,14 @@ impl Vault {
             .map(PolicyPath::parse_prefix)
             .transpose()?
             .unwrap_or_else(|| "/".into());
+        let tx = self.store().read()?;
         self.authorize(
+            &tx,
             caller,
             "iam:ListInstanceProfiles",
             &format!("arn:aws:iam::{}:instance-profile{}", caller.account, prefix),
             ctx,
         )?;
-        let tx = self.store().read()?;
         tx.instance_profiles(caller.account.as_str(), &prefix)?
             .into_iter()
             .map(|p| to_profile(&tx, p))
@@ -142,6 +145,7 @@ impl Vault {
         let tx = self.store().read()?;
         let role = tx.role(caller.account.as_str(), rn.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:ListInstanceProfilesForRole",
             &role_arn_for(&caller.account, role.as_ref(), &rn),
@@ -167,6 +171,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.instance_profile(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:DeleteInstanceProfile",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -200,17 +205,23 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.instance_profile(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:AddRoleToInstanceProfile",
             &arn_for(&caller.account, found.as_ref(), &n),
             ctx,
         )?;
         let role = tx.role(caller.account.as_str(), rn.canonical())?;
-        self.authorize(
+        self.authorize_with(
+            &tx,
             caller,
             "iam:PassRole",
             &role_arn_for(&caller.account, role.as_ref(), &rn),
             ctx,
+            &[(
+                "iam:PassedToService".to_owned(),
+                ContextValue::String("ec2.amazonaws.com".to_owned()),
+            )],
         )?;
         let row = found.ok_or_else(|| no_such("instance profile", n.as_str()))?;
         let role = role.ok_or_else(|| no_such("role", rn.as_str()))?;
@@ -236,6 +247,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.instance_profile(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:RemoveRoleFromInstanceProfile",
             &arn_for(&caller.account, found.as_ref(), &n),

@@ -1,5 +1,6 @@
 //! Roles: create with a trust policy, get, list, update, delete, tag.
 
+use super::authz::request_tag_keys;
 use super::policies::{DocumentKind, check_document};
 use super::users::{check_tag_limit, tag_rows};
 use super::{
@@ -10,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, ResourceType, Tag, validate_tag_set,
 };
+use crate::policy::ContextValue;
 use crate::store::{EntityKind, RoleRow, TagRow};
 
 /// Allowed range for `MaxSessionDuration`, seconds.
@@ -103,9 +105,17 @@ impl Vault {
             .transpose()?
             .unwrap_or_else(PolicyPath::root);
         let arn = Arn::iam(&caller.account, ResourceType::Role, &path, &n).to_string();
-        self.authorize(caller, "iam:CreateRole", &arn, ctx)?;
+        let tx = self.store().write()?;
+        let mut keys = request_tag_keys(req.tags);
+        if let Some(b) = req.boundary {
+            keys.push((
+                "iam:PermissionsBoundary".into(),
+                ContextValue::String(b.to_owned()),
+            ));
+        }
+        self.authorize_with(&tx, caller, "iam:CreateRole", &arn, ctx, &keys)?;
         if !req.tags.is_empty() {
-            self.authorize(caller, "iam:TagRole", &arn, ctx)?;
+            self.authorize_with(&tx, caller, "iam:TagRole", &arn, ctx, &keys)?;
         }
         let max = req.max_session_duration.unwrap_or(3600);
         check_max_session(max)?;
@@ -113,7 +123,6 @@ impl Vault {
         check_description(description)?;
         check_document(req.trust_policy, DocumentKind::Trust)?;
         validate_tag_set(req.tags)?;
-        let tx = self.store().write()?;
         require_account(&tx, &caller.account)?;
         let boundary = req
             .boundary
@@ -148,6 +157,7 @@ impl Vault {
         let tx = self.store().read()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:GetRole",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -169,13 +179,14 @@ impl Vault {
             .map(PolicyPath::parse_prefix)
             .transpose()?
             .unwrap_or_else(|| "/".into());
+        let tx = self.store().read()?;
         self.authorize(
+            &tx,
             caller,
             "iam:ListRoles",
             &format!("arn:aws:iam::{}:role{}", caller.account, prefix),
             ctx,
         )?;
-        let tx = self.store().read()?;
         Ok(tx
             .roles(caller.account.as_str(), &prefix)?
             .into_iter()
@@ -202,6 +213,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:UpdateRole",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -228,6 +240,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:UpdateAssumeRolePolicy",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -251,6 +264,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:DeleteRole",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -303,11 +317,13 @@ impl Vault {
         validate_tag_set(tags)?;
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
-        self.authorize(
+        self.authorize_with(
+            &tx,
             caller,
             "iam:TagRole",
             &arn_for(&caller.account, found.as_ref(), &n),
             ctx,
+            &request_tag_keys(tags),
         )?;
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         check_tag_limit(&tx.tags(EntityKind::Role, &row.role_id)?, tags)?;
@@ -326,11 +342,16 @@ impl Vault {
         let n = name(NameKind::Role, role_name)?;
         let tx = self.store().write()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
-        self.authorize(
+        self.authorize_with(
+            &tx,
             caller,
             "iam:UntagRole",
             &arn_for(&caller.account, found.as_ref(), &n),
             ctx,
+            &[(
+                "aws:TagKeys".to_owned(),
+                ContextValue::StringList(keys.to_vec()),
+            )],
         )?;
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         let canon: Vec<String> = keys.iter().map(|k| k.to_lowercase()).collect();
@@ -349,6 +370,7 @@ impl Vault {
         let tx = self.store().read()?;
         let found = tx.role(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:ListRoleTags",
             &arn_for(&caller.account, found.as_ref(), &n),

@@ -149,7 +149,7 @@ fn invalid_input_changes_nothing() {
 }
 
 #[test]
-fn non_root_is_denied_until_the_engine_lands() {
+fn a_user_without_policies_is_denied_in_aws_words() {
     let (v, root, _) = vault();
     let u = v
         .create_user(&root, &ctx(), "bob", None, None, &[])
@@ -531,8 +531,13 @@ fn inline_policy_aggregate_limit() {
     let (v, root, _) = vault();
     v.create_user(&root, &ctx(), "alice", None, None, &[])
         .unwrap();
-    let doc = |n: usize| format!(r#"{{"Statement":[],"Id":"{}"}}"#, "x".repeat(n));
-    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "a", &doc(1000))
+    let doc = |n: usize| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}]}}"#,
+            "x".repeat(n)
+        )
+    };
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "a", &doc(900))
         .unwrap();
     v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "b", &doc(900))
         .unwrap();
@@ -543,7 +548,7 @@ fn inline_policy_aggregate_limit() {
         "LimitExceeded"
     );
     // Replacing a policy counts the new size, not both.
-    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "B", &doc(950))
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "alice", "B", &doc(850))
         .unwrap();
     assert_eq!(
         v.list_inline_policies(&root, &ctx(), EntityKind::User, "alice")
@@ -602,5 +607,304 @@ fn tags() {
         .unwrap_err()
         .code(),
         "LimitExceeded"
+    );
+}
+
+/// Creates user `name` and returns it as a caller.
+fn user_caller(v: &Vault, root: &Caller, name: &str) -> Caller {
+    let u = v.create_user(root, &ctx(), name, None, None, &[]).unwrap();
+    Caller {
+        account: root.account.clone(),
+        arn: u.arn,
+        kind: CallerKind::User {
+            user_id: u.user_id,
+            name: name.into(),
+        },
+    }
+}
+
+fn allow(action: &str, resource: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}]}}"#
+    )
+}
+
+#[test]
+fn the_engine_authorizes_every_operation() {
+    let (v, root, _) = vault();
+    let bob = user_caller(&v, &root, "bob");
+    assert_eq!(
+        v.list_users(&bob, &ctx(), None).unwrap_err().code(),
+        "AccessDenied"
+    );
+    // A vault-provided policy, attached directly.
+    v.attach_policy(
+        &root,
+        &ctx(),
+        EntityKind::User,
+        "bob",
+        "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+    )
+    .unwrap();
+    assert_eq!(v.list_users(&bob, &ctx(), None).unwrap().len(), 1);
+    let e = v
+        .create_user(&bob, &ctx(), "carol", None, None, &[])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::123456789012:user/carol because no identity-based policy allows the iam:CreateUser action"
+    );
+    // A customer policy through a group, scoped by path.
+    let p = v
+        .create_policy(
+            &root,
+            &ctx(),
+            "eng-admin",
+            None,
+            &allow("iam:CreateUser", "arn:aws:iam::123456789012:user/eng/*"),
+            None,
+        )
+        .unwrap();
+    v.create_group(&root, &ctx(), "eng", None).unwrap();
+    v.attach_policy(&root, &ctx(), EntityKind::Group, "eng", &p.arn)
+        .unwrap();
+    v.add_user_to_group(&root, &ctx(), "eng", "bob").unwrap();
+    v.create_user(&bob, &ctx(), "carol", Some("/eng/"), None, &[])
+        .unwrap();
+    assert_eq!(
+        v.create_user(&bob, &ctx(), "dave", Some("/ops/"), None, &[])
+            .unwrap_err()
+            .code(),
+        "AccessDenied"
+    );
+    // Membership changes take effect on the next request.
+    v.remove_user_from_group(&root, &ctx(), "eng", "bob")
+        .unwrap();
+    assert_eq!(
+        v.create_user(&bob, &ctx(), "erin", Some("/eng/"), None, &[])
+            .unwrap_err()
+            .code(),
+        "AccessDenied"
+    );
+    // An explicit deny in an inline policy wins over an allow.
+    v.add_user_to_group(&root, &ctx(), "eng", "bob").unwrap();
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:CreateUser","Resource":"*"}]}"#;
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "bob", "no-create", deny)
+        .unwrap();
+    let e = v
+        .create_user(&bob, &ctx(), "erin", Some("/eng/"), None, &[])
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("with an explicit deny in an identity-based policy"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_permissions_boundary_caps_what_policies_grant() {
+    let (v, root, _) = vault();
+    let bob = user_caller(&v, &root, "bob");
+    v.attach_policy(
+        &root,
+        &ctx(),
+        EntityKind::User,
+        "bob",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    )
+    .unwrap();
+    v.create_user(&bob, &ctx(), "x", None, None, &[]).unwrap();
+    v.put_permissions_boundary(
+        &root,
+        &ctx(),
+        EntityKind::User,
+        "bob",
+        "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+    )
+    .unwrap();
+    assert_eq!(
+        v.create_user(&bob, &ctx(), "y", None, None, &[])
+            .unwrap_err()
+            .code(),
+        "AccessDenied"
+    );
+    assert!(v.get_user(&bob, &ctx(), Some("x")).is_ok());
+    // The boundary alone grants nothing.
+    v.detach_policy(
+        &root,
+        &ctx(),
+        EntityKind::User,
+        "bob",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    )
+    .unwrap();
+    assert_eq!(
+        v.get_user(&bob, &ctx(), Some("x")).unwrap_err().code(),
+        "AccessDenied"
+    );
+}
+
+#[test]
+fn passing_a_role_to_an_instance_profile_needs_pass_role() {
+    let (v, root, _) = vault();
+    let bob = user_caller(&v, &root, "bob");
+    v.create_role(
+        &root,
+        &ctx(),
+        &NewRole {
+            name: "web",
+            trust_policy: TRUST,
+            ..NewRole::default()
+        },
+    )
+    .unwrap();
+    v.create_instance_profile(&root, &ctx(), "hosts", None)
+        .unwrap();
+    v.put_inline_policy(
+        &root,
+        &ctx(),
+        EntityKind::User,
+        "bob",
+        "p",
+        &allow("iam:AddRoleToInstanceProfile", "*"),
+    )
+    .unwrap();
+    let e = v
+        .add_role_to_instance_profile(&bob, &ctx(), "hosts", "web")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("iam:PassRole on resource: arn:aws:iam::123456789012:role/web"),
+        "{e}"
+    );
+    // PassRole restricted to another service does not count.
+    let wrong_service = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"lambda.amazonaws.com"}}}]}"#;
+    v.put_inline_policy(
+        &root,
+        &ctx(),
+        EntityKind::User,
+        "bob",
+        "pass",
+        wrong_service,
+    )
+    .unwrap();
+    assert_eq!(
+        v.add_role_to_instance_profile(&bob, &ctx(), "hosts", "web")
+            .unwrap_err()
+            .code(),
+        "AccessDenied"
+    );
+    let ec2 = wrong_service.replace("lambda", "ec2");
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "bob", "pass", &ec2)
+        .unwrap();
+    v.add_role_to_instance_profile(&bob, &ctx(), "hosts", "web")
+        .unwrap();
+}
+
+#[test]
+fn request_and_principal_context_keys_reach_conditions() {
+    let (v, root, _) = vault();
+    let bob = user_caller(&v, &root, "bob");
+    // Self-service on one's own user, through ${aws:username}.
+    let own = allow(
+        "iam:ListAccessKeys",
+        "arn:aws:iam::123456789012:user/${aws:username}",
+    );
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "bob", "own", &own)
+        .unwrap();
+    v.list_access_keys(&bob, &ctx(), Some("bob")).unwrap();
+    v.create_user(&root, &ctx(), "carol", None, None, &[])
+        .unwrap();
+    assert_eq!(
+        v.list_access_keys(&bob, &ctx(), Some("carol"))
+            .unwrap_err()
+            .code(),
+        "AccessDenied"
+    );
+    // Tag-on-create only with the right tag.
+    let tagged = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:CreateUser","iam:TagUser"],"Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/team":"platform"},"ForAllValues:StringEquals":{"aws:TagKeys":["team"]}}}]}"#;
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "bob", "tagged", tagged)
+        .unwrap();
+    assert_eq!(
+        v.create_user(&bob, &ctx(), "d1", None, None, &[])
+            .unwrap_err()
+            .code(),
+        "AccessDenied"
+    );
+    assert_eq!(
+        v.create_user(
+            &bob,
+            &ctx(),
+            "d2",
+            None,
+            None,
+            &[Tag::new("team", "data").unwrap()]
+        )
+        .unwrap_err()
+        .code(),
+        "AccessDenied"
+    );
+    v.create_user(
+        &bob,
+        &ctx(),
+        "d3",
+        None,
+        None,
+        &[Tag::new("team", "platform").unwrap()],
+    )
+    .unwrap();
+    // Resource tags of the target user.
+    let by_tag = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"platform"}}}]}"#;
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "bob", "by-tag", by_tag)
+        .unwrap();
+    v.get_user(&bob, &ctx(), Some("d3")).unwrap();
+    assert_eq!(
+        v.get_user(&bob, &ctx(), Some("carol")).unwrap_err().code(),
+        "AccessDenied"
+    );
+    // Source address.
+    let from_net = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListGroups","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "bob", "net", from_net)
+        .unwrap();
+    assert_eq!(
+        v.list_groups(&bob, &ctx(), None).unwrap_err().code(),
+        "AccessDenied"
+    );
+    let inside = RequestContext {
+        source_ip: Some("10.1.2.3".parse().unwrap()),
+        ..RequestContext::default()
+    };
+    v.list_groups(&bob, &inside, None).unwrap();
+}
+
+#[test]
+fn attaching_a_policy_checks_the_policy_arn_condition() {
+    let (v, root, _) = vault();
+    let bob = user_caller(&v, &root, "bob");
+    v.create_user(&root, &ctx(), "carol", None, None, &[])
+        .unwrap();
+    let only_ro = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:AttachUserPolicy","Resource":"*","Condition":{"ArnEquals":{"iam:PolicyARN":"arn:aws:iam::aws:policy/ReadOnlyAccess"}}}]}"#;
+    v.put_inline_policy(&root, &ctx(), EntityKind::User, "bob", "p", only_ro)
+        .unwrap();
+    v.attach_policy(
+        &bob,
+        &ctx(),
+        EntityKind::User,
+        "carol",
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    )
+    .unwrap();
+    // The classic escalation: attaching AdministratorAccess to oneself.
+    assert_eq!(
+        v.attach_policy(
+            &bob,
+            &ctx(),
+            EntityKind::User,
+            "bob",
+            "arn:aws:iam::aws:policy/AdministratorAccess"
+        )
+        .unwrap_err()
+        .code(),
+        "AccessDenied"
     );
 }

@@ -1,5 +1,6 @@
 //! Users: create, get, list, update, delete, tag.
 
+use super::authz::request_tag_keys;
 use super::{
     Caller, PermissionsBoundary, RequestContext, User, Vault, name, no_such, require_account,
 };
@@ -8,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, ResourceType, Tag, validate_tag_set,
 };
+use crate::policy::ContextValue;
 use crate::store::{EntityKind, ReadTx, TagRow, UserRow};
 
 /// The ARN of a user row.
@@ -91,12 +93,19 @@ impl Vault {
             .transpose()?
             .unwrap_or_else(PolicyPath::root);
         let arn = Arn::iam(&caller.account, ResourceType::User, &path, &n).to_string();
-        self.authorize(caller, "iam:CreateUser", &arn, ctx)?;
+        let tx = self.store().write()?;
+        let mut keys = request_tag_keys(tags);
+        if let Some(b) = boundary {
+            keys.push((
+                "iam:PermissionsBoundary".into(),
+                ContextValue::String(b.to_owned()),
+            ));
+        }
+        self.authorize_with(&tx, caller, "iam:CreateUser", &arn, ctx, &keys)?;
         if !tags.is_empty() {
-            self.authorize(caller, "iam:TagUser", &arn, ctx)?;
+            self.authorize_with(&tx, caller, "iam:TagUser", &arn, ctx, &keys)?;
         }
         validate_tag_set(tags)?;
-        let tx = self.store().write()?;
         require_account(&tx, &caller.account)?;
         let boundary = boundary
             .map(|b| self.check_boundary_arn(&tx, caller, b))
@@ -132,8 +141,8 @@ impl Vault {
             (Some(s), _) => name(NameKind::User, s)?,
             (None, super::CallerKind::User { name: own, .. }) => name(NameKind::User, own)?,
             (None, super::CallerKind::Root) => {
-                self.authorize(caller, "iam:GetUser", &caller.arn, ctx)?;
                 let tx = self.store().read()?;
+                self.authorize(&tx, caller, "iam:GetUser", &caller.arn, ctx)?;
                 let acct = tx.account(caller.account.as_str())?.ok_or_else(|| {
                     Error::NoSuchEntity(format!("account `{}` does not exist", caller.account))
                 })?;
@@ -151,6 +160,7 @@ impl Vault {
         let tx = self.store().read()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:GetUser",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -172,13 +182,14 @@ impl Vault {
             .map(PolicyPath::parse_prefix)
             .transpose()?
             .unwrap_or_else(|| "/".into());
+        let tx = self.store().read()?;
         self.authorize(
+            &tx,
             caller,
             "iam:ListUsers",
             &format!("arn:aws:iam::{}:user{}", caller.account, prefix),
             ctx,
         )?;
-        let tx = self.store().read()?;
         Ok(tx
             .users(caller.account.as_str(), &prefix)?
             .into_iter()
@@ -201,6 +212,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:UpdateUser",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -211,6 +223,7 @@ impl Vault {
             // AWS also requires permission on the new name.
             let p = new_path.clone().unwrap_or(PolicyPath::parse(&row.path)?);
             self.authorize(
+                &tx,
                 caller,
                 "iam:UpdateUser",
                 &Arn::iam(&caller.account, ResourceType::User, &p, nn).to_string(),
@@ -253,6 +266,7 @@ impl Vault {
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:DeleteUser",
             &arn_for(&caller.account, found.as_ref(), &n),
@@ -312,11 +326,13 @@ impl Vault {
         validate_tag_set(tags)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(
+        self.authorize_with(
+            &tx,
             caller,
             "iam:TagUser",
             &arn_for(&caller.account, found.as_ref(), &n),
             ctx,
+            &request_tag_keys(tags),
         )?;
         let row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         check_tag_limit(&tx.tags(EntityKind::User, &row.user_id)?, tags)?;
@@ -335,11 +351,16 @@ impl Vault {
         let n = name(NameKind::User, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(
+        self.authorize_with(
+            &tx,
             caller,
             "iam:UntagUser",
             &arn_for(&caller.account, found.as_ref(), &n),
             ctx,
+            &[(
+                "aws:TagKeys".to_owned(),
+                ContextValue::StringList(keys.to_vec()),
+            )],
         )?;
         let row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         let canon: Vec<String> = keys.iter().map(|k| k.to_lowercase()).collect();
@@ -358,6 +379,7 @@ impl Vault {
         let tx = self.store().read()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
+            &tx,
             caller,
             "iam:ListUserTags",
             &arn_for(&caller.account, found.as_ref(), &n),

@@ -1,0 +1,392 @@
+//! The authorization seam: gathers the caller's policies, builds the request context and
+//! asks the policy engine. Every operation calls [`Vault::authorize`] (or
+//! [`Vault::authorize_with`] when the request carries condition keys of its own) inside
+//! its transaction, so the decision and the change see the same snapshot.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::builtin::builtin_by_arn;
+use super::{Caller, CallerKind, RequestContext, Vault};
+use crate::error::{Error, Result};
+use crate::policy::{self, CompiledPolicy, ContextValue, PolicyKind, PolicySet, PrincipalInfo};
+use crate::store::{EntityKind, ReadTx, UserRow};
+
+/// Compiled policies by (kind, SHA-256 of the document). A document is compiled once,
+/// then shared; changes to attachments take effect on the next request because the set
+/// of documents is read in the request's transaction.
+#[derive(Default)]
+pub struct CompiledCache {
+    map: Mutex<HashMap<CacheKey, Arc<CompiledPolicy>>>,
+}
+
+/// (policy kind, SHA-256 of the document).
+type CacheKey = (u8, [u8; 32]);
+
+/// Bound on cached compiled documents; past it the cache is cleared (documents are few
+/// and cheap to recompile, so a simple bound is enough).
+const CACHE_LIMIT: usize = 10_000;
+
+fn kind_tag(kind: PolicyKind) -> u8 {
+    match kind {
+        PolicyKind::Identity => 0,
+        PolicyKind::PermissionsBoundary => 1,
+        PolicyKind::Trust => 2,
+        PolicyKind::Resource => 3,
+        PolicyKind::Session => 4,
+    }
+}
+
+impl CompiledCache {
+    /// The compiled form of `doc`, compiling it on first use.
+    pub fn get(
+        &self,
+        doc: &str,
+        kind: PolicyKind,
+    ) -> std::result::Result<Arc<CompiledPolicy>, policy::PolicyError> {
+        let digest = ring::digest::digest(&ring::digest::SHA256, doc.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        let key = (kind_tag(kind), key);
+        if let Some(p) = self.map.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(p);
+        }
+        // Stored documents were validated against their size limits when stored; here
+        // only the hard input cap applies.
+        let compiled = Arc::new(policy::parse_with_limit(
+            doc,
+            kind,
+            policy::MAX_INPUT_BYTES,
+        )?);
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= CACHE_LIMIT {
+                map.clear();
+            }
+            map.insert(key, Arc::clone(&compiled));
+        }
+        Ok(compiled)
+    }
+}
+
+impl From<policy::PolicyError> for Error {
+    fn from(e: policy::PolicyError) -> Self {
+        match e.code() {
+            "LimitExceeded" => Error::LimitExceeded(e.message().to_owned()),
+            _ => Error::MalformedPolicyDocument(e.message().to_owned()),
+        }
+    }
+}
+
+/// The identity-side policies of a principal, compiled.
+pub(super) struct PrincipalPolicies {
+    /// `(policy id, policy)`: managed policy ARNs, or `user/NAME/POLICY` for inline ones.
+    pub identity: Vec<(String, Arc<CompiledPolicy>)>,
+    /// The permissions boundary.
+    pub boundary: Option<(String, Arc<CompiledPolicy>)>,
+    /// The principal's tags, for `aws:PrincipalTag/…`.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Vault {
+    /// The default document of a managed policy visible to `account`.
+    pub(super) fn managed_document(
+        &self,
+        tx: &ReadTx<'_>,
+        account: &str,
+        arn: &str,
+    ) -> Result<Option<String>> {
+        if let Some(b) = builtin_by_arn(arn) {
+            return Ok(Some(b.document.to_owned()));
+        }
+        let Some(row) = tx.policy_by_arn(arn)?.filter(|p| p.account_id == account) else {
+            return Ok(None);
+        };
+        Ok(tx
+            .policy_version(&row.policy_id, row.default_version)?
+            .map(|v| v.document))
+    }
+
+    fn compile_stored(&self, id: &str, doc: &str, kind: PolicyKind) -> Result<Arc<CompiledPolicy>> {
+        // Fail closed: a stored policy that does not parse denies the request.
+        self.compiled.get(doc, kind).map_err(|e| {
+            Error::AccessDenied(format!(
+                "access denied because the stored policy {id} could not be evaluated: {}",
+                e.message()
+            ))
+        })
+    }
+
+    fn push_entity_policies(
+        &self,
+        tx: &ReadTx<'_>,
+        out: &mut Vec<(String, Arc<CompiledPolicy>)>,
+        account: &str,
+        kind: EntityKind,
+        id: &str,
+        label: &str,
+    ) -> Result<()> {
+        for arn in tx.attached(kind, id)? {
+            // A dangling attachment (policy deleted under it) grants nothing.
+            if let Some(doc) = self.managed_document(tx, account, &arn)? {
+                out.push((
+                    arn.clone(),
+                    self.compile_stored(&arn, &doc, PolicyKind::Identity)?,
+                ));
+            }
+        }
+        for p in tx.inline_policies(kind, id)? {
+            let pid = format!("{label}/{}", p.name);
+            out.push((
+                pid.clone(),
+                self.compile_stored(&pid, &p.document, PolicyKind::Identity)?,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Loads a user's policies: its own, its groups', and its boundary.
+    pub(super) fn user_policies(
+        &self,
+        tx: &ReadTx<'_>,
+        user: &UserRow,
+    ) -> Result<PrincipalPolicies> {
+        let mut identity = Vec::new();
+        let label = format!("user/{}", user.name);
+        self.push_entity_policies(
+            tx,
+            &mut identity,
+            &user.account_id,
+            EntityKind::User,
+            &user.user_id,
+            &label,
+        )?;
+        for g in tx.groups_for_user(&user.user_id)? {
+            let glabel = format!("group/{}", g.name);
+            self.push_entity_policies(
+                tx,
+                &mut identity,
+                &user.account_id,
+                EntityKind::Group,
+                &g.group_id,
+                &glabel,
+            )?;
+        }
+        let boundary = match &user.boundary_arn {
+            Some(arn) => match self.managed_document(tx, &user.account_id, arn)? {
+                Some(doc) => Some((
+                    arn.clone(),
+                    self.compile_stored(arn, &doc, PolicyKind::PermissionsBoundary)?,
+                )),
+                // A boundary whose policy is gone allows nothing: fail closed.
+                None => {
+                    return Err(Error::AccessDenied(format!(
+                        "access denied because the permissions boundary {arn} no longer exists"
+                    )));
+                }
+            },
+            None => None,
+        };
+        let tags = tx
+            .tags(EntityKind::User, &user.user_id)?
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect();
+        Ok(PrincipalPolicies {
+            identity,
+            boundary,
+            tags,
+        })
+    }
+
+    /// Authorizes `caller` to perform `action` on `resource`.
+    pub fn authorize(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        self.authorize_with(tx, caller, action, resource, ctx, &[])
+    }
+
+    /// Authorizes with extra, request-specific condition keys (`aws:RequestTag/…`,
+    /// `iam:PolicyARN`, `iam:PassedToService`, …).
+    pub fn authorize_with(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        ctx: &RequestContext,
+        extra: &[(String, ContextValue)],
+    ) -> Result<()> {
+        let resource_account = resource_account(resource);
+        let cross_account = resource_account.is_some_and(|a| a != caller.account.as_str());
+        match &caller.kind {
+            // The root user may do everything in its own account. IAM resources carry no
+            // resource policies, so nothing can deny it there.
+            CallerKind::Root if !cross_account => Ok(()),
+            CallerKind::Root => Err(Error::AccessDenied(format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource} because no resource-based policy allows the {action} action",
+                caller.arn
+            ))),
+            CallerKind::User { user_id, .. } => {
+                let user = tx.user_by_id(user_id)?.ok_or_else(|| {
+                    Error::AccessDenied(format!("User: {} no longer exists", caller.arn))
+                })?;
+                let pols = self.user_policies(tx, &user)?;
+                let principal = PrincipalInfo::user(&caller.arn, caller.account.as_str());
+                let mut keys = self.resource_tags(tx, caller, resource)?;
+                keys.extend_from_slice(extra);
+                let rctx = self.request_context(caller, &user, &pols, action, resource, ctx, &keys);
+                let identity: Vec<(&str, &CompiledPolicy)> = pols
+                    .identity
+                    .iter()
+                    .map(|(id, p)| (id.as_str(), p.as_ref()))
+                    .collect();
+                let mut set = PolicySet::new(principal);
+                set.identity = &identity;
+                set.boundary = pols
+                    .boundary
+                    .as_ref()
+                    .map(|(id, p)| (id.as_str(), p.as_ref()));
+                set.resource_owner = resource_account.filter(|_| cross_account);
+                if policy::decide(&set, &rctx).is_allowed() {
+                    return Ok(());
+                }
+                let eval = policy::explain(&set, &rctx);
+                Err(Error::AccessDenied(policy::denial_message(
+                    &caller.arn,
+                    action,
+                    resource,
+                    &eval,
+                )))
+            }
+        }
+    }
+
+    /// `aws:ResourceTag/…` when the resource is a user or role of the caller's account.
+    fn resource_tags(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        resource: &str,
+    ) -> Result<Vec<(String, ContextValue)>> {
+        let prefix = format!("arn:aws:iam::{}:", caller.account);
+        let Some(rest) = resource.strip_prefix(&prefix) else {
+            return Ok(Vec::new());
+        };
+        let name = rest
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let tags = if rest.starts_with("user/") {
+            match tx.user(caller.account.as_str(), &name)? {
+                Some(u) => tx.tags(EntityKind::User, &u.user_id)?,
+                None => Vec::new(),
+            }
+        } else if rest.starts_with("role/") {
+            match tx.role(caller.account.as_str(), &name)? {
+                Some(r) => tx.tags(EntityKind::Role, &r.role_id)?,
+                None => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        Ok(resource_tag_keys(&tags))
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the pieces of one request context"
+    )]
+    fn request_context(
+        &self,
+        caller: &Caller,
+        user: &UserRow,
+        pols: &PrincipalPolicies,
+        action: &str,
+        resource: &str,
+        ctx: &RequestContext,
+        extra: &[(String, ContextValue)],
+    ) -> policy::RequestContext {
+        let mut b = policy::RequestContext::builder(action, resource)
+            .principal(caller.arn.clone(), caller.account.to_string())
+            .current_time(self.now())
+            .boolean("aws:SecureTransport", ctx.secure_transport)
+            .string("aws:PrincipalArn", caller.arn.clone())
+            .string("aws:PrincipalAccount", caller.account.to_string())
+            .string("aws:PrincipalType", "User")
+            .string("aws:userid", user.user_id.clone())
+            .string("aws:username", user.name.clone());
+        if let Some(ip) = ctx.source_ip {
+            b = b.ip("aws:SourceIp", ip);
+        }
+        if let Some(r) = &ctx.region {
+            b = b.string("aws:RequestedRegion", r.clone());
+        }
+        for (k, v) in &pols.tags {
+            b = b.string(&format!("aws:PrincipalTag/{k}"), v.clone());
+        }
+        for (k, v) in extra {
+            b = b.value(k, v.clone());
+        }
+        b.build()
+    }
+}
+
+/// The account that owns `resource`, when its ARN names one (`aws` and empty do not).
+fn resource_account(resource: &str) -> Option<&str> {
+    let acct = resource.split(':').nth(4)?;
+    (!acct.is_empty() && acct != "aws" && !acct.contains('*')).then_some(acct)
+}
+
+/// `aws:RequestTag/…` and `aws:TagKeys` for a request that sets tags.
+pub(super) fn request_tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, ContextValue)> {
+    let mut out: Vec<(String, ContextValue)> = tags
+        .iter()
+        .map(|t| {
+            (
+                format!("aws:RequestTag/{}", t.key),
+                ContextValue::String(t.value.clone()),
+            )
+        })
+        .collect();
+    if !tags.is_empty() {
+        out.push((
+            "aws:TagKeys".into(),
+            ContextValue::StringList(tags.iter().map(|t| t.key.clone()).collect()),
+        ));
+    }
+    out
+}
+
+/// `aws:ResourceTag/…` for a request on a tagged user or role.
+fn resource_tag_keys(tags: &[crate::store::TagRow]) -> Vec<(String, ContextValue)> {
+    tags.iter()
+        .map(|t| {
+            (
+                format!("aws:ResourceTag/{}", t.key),
+                ContextValue::String(t.value.clone()),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_accounts() {
+        assert_eq!(
+            resource_account("arn:aws:iam::123456789012:user/a"),
+            Some("123456789012")
+        );
+        assert_eq!(resource_account("arn:aws:iam::aws:policy/X"), None);
+        assert_eq!(resource_account("arn:aws:s3:::bucket"), None);
+        assert_eq!(resource_account("*"), None);
+    }
+}
