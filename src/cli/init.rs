@@ -73,5 +73,6 @@ pub(super) fn run(data_dir: &Path, a: InitArgs) -> Result<Output> {
     Ok(Output {
         json,
         note: Some(note),
+        exit: 0,
     })
 }

@@ -8,6 +8,7 @@ mod instance_profile;
 mod output;
 mod policy;
 mod role;
+mod simulate;
 mod user;
 
 use std::io::Read;
@@ -85,6 +86,11 @@ pub enum Command {
     /// Manage users' long-term access keys.
     #[command(subcommand, name = "access-key")]
     AccessKey(access_key::KeyCmd),
+    /// Evaluate a request against policies and explain the decision (exit 0 allowed, 2 denied).
+    #[command(
+        after_help = "Examples:\n  iamvault simulate --policy-file p.json --action iam:CreateUser --resource arn:aws:iam::123456789012:user/bob\n  iamvault simulate --user alice --action iam:ListUsers --context aws:SourceIp=ip:10.0.0.1"
+    )]
+    Simulate(simulate::SimulateArgs),
 }
 
 /// What a command needs to run: the open vault, the acting caller and the output.
@@ -153,6 +159,7 @@ fn dispatch(cli: Cli) -> Result<Output> {
         Command::InstanceProfile(c) => instance_profile::run(&Ctx::open(&cli.data_dir)?, c),
         Command::Policy(c) => policy::run(&Ctx::open(&cli.data_dir)?, c),
         Command::AccessKey(c) => access_key::run(&Ctx::open(&cli.data_dir)?, c),
+        Command::Simulate(a) => simulate::run(&Ctx::open(&cli.data_dir)?, a),
     }
 }
 
@@ -171,7 +178,7 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(out) => {
             out.print(format);
-            0
+            out.exit
         }
         Err(e) => {
             eprintln!("error: {}: {}", e.label(), e);

@@ -10,12 +10,18 @@ pub struct Output {
     pub json: Value,
     /// A one-line confirmation for people, for commands that return nothing else.
     pub note: Option<String>,
+    /// The exit code: 0, or 2 for a simulated denial.
+    pub exit: i32,
 }
 
 impl Output {
     /// A result document.
     pub fn doc(json: Value) -> Self {
-        Self { json, note: None }
+        Self {
+            json,
+            note: None,
+            exit: 0,
+        }
     }
 
     /// A command with nothing to return but a confirmation.
@@ -23,6 +29,7 @@ impl Output {
         Self {
             json: Value::Object(serde_json::Map::new()),
             note: Some(note.into()),
+            exit: 0,
         }
     }
 

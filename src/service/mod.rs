@@ -10,6 +10,7 @@ mod keys;
 mod policies;
 mod profiles;
 mod roles;
+mod simulate;
 mod types;
 mod users;
 
@@ -29,6 +30,9 @@ pub use init::{ADMIN_USER, BOOTSTRAP_CREDENTIALS_FILE, InitOptions, InitOutput, 
 pub use keys::{MAX_KEYS_PER_USER, parse_status};
 pub use policies::{DocumentKind, PolicyScope};
 pub use roles::{MAX_SESSION_RANGE, NewRole};
+pub use simulate::{
+    MatchedStatementOut, SimulationInput, SimulationResult, context_value, parse_context_entry,
+};
 pub use types::*;
 
 /// Who is making a request.

@@ -10,4 +10,5 @@
 )]
 
 mod cli;
+mod simulate;
 mod support;
