@@ -50,7 +50,12 @@ pub(super) fn run(data_dir: &Path, a: InitArgs) -> Result<Output> {
         ..InitOptions::default()
     };
     let (_vault, out) = Vault::init(data_dir, Env::system(), opts)?;
-    let json = serde_json::to_value(&out)
+    describe(data_dir, &out)
+}
+
+/// What `init` prints, also printed by `serve` when it initializes an empty directory.
+pub(super) fn describe(data_dir: &Path, out: &crate::service::InitOutput) -> Result<Output> {
+    let json = serde_json::to_value(out)
         .map_err(|e| Error::Internal(format!("cannot encode the result: {e}")))?;
     let mut note = format!(
         "Created a vault in {}\n  account:        {}\n  root user:      {}\n",

@@ -8,6 +8,7 @@ mod instance_profile;
 mod output;
 mod policy;
 mod role;
+mod serve;
 mod simulate;
 mod user;
 
@@ -68,6 +69,12 @@ pub enum Command {
         after_help = "Example:\n  iamvault --data-dir /var/lib/iamvault init --account-id 123456789012"
     )]
     Init(init::InitArgs),
+    /// Run the AWS-compatible server (IAM and STS Query API with SigV4); initializes an
+    /// empty data directory first.
+    #[command(
+        after_help = "Example:\n  iamvault serve --listen 127.0.0.1:8900\n  iamvault serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem"
+    )]
+    Serve(serve::ServeArgs),
     /// Manage IAM users.
     #[command(subcommand)]
     User(user::UserCmd),
@@ -153,6 +160,7 @@ pub fn parse_tags(args: &[String]) -> Result<Vec<Tag>> {
 fn dispatch(cli: Cli) -> Result<Output> {
     match cli.command {
         Command::Init(a) => init::run(&cli.data_dir, a),
+        Command::Serve(a) => serve::run(&cli.data_dir, cli.output, a),
         Command::User(c) => user::run(&Ctx::open(&cli.data_dir)?, c),
         Command::Group(c) => group::run(&Ctx::open(&cli.data_dir)?, c),
         Command::Role(c) => role::run(&Ctx::open(&cli.data_dir)?, c),

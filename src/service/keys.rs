@@ -251,6 +251,16 @@ impl Vault {
         tx.commit()
     }
 
+    /// The account an access key belongs to (STS GetAccessKeyInfo). Like AWS, it needs no
+    /// permission and reveals nothing but the account id.
+    pub fn access_key_account(&self, access_key_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .store()
+            .read()?
+            .access_key(access_key_id)?
+            .map(|k| k.account_id))
+    }
+
     /// The owner and secret of an active long-term key, for request verification.
     /// Inactive and unknown keys give `None`.
     pub fn access_key_secret(

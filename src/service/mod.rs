@@ -145,6 +145,11 @@ impl Vault {
             .collect()
     }
 
+    /// The injected random source.
+    pub fn random(&self) -> &dyn crate::clock::Random {
+        self.env.rng.as_ref()
+    }
+
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }

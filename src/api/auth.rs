@@ -1,0 +1,125 @@
+//! The one request verifier: every route that acts for a principal goes through
+//! [`authenticate`]. It checks the SigV4 signature against the caller's secret and turns
+//! the access key into a [`Caller`].
+
+use axum::http::{HeaderMap, Method, Uri};
+
+use super::AppState;
+use crate::model::AccountId;
+use crate::service::{Caller, CallerKind};
+use crate::sigv4::{self, HttpRequest, PayloadHash, SigV4Error};
+
+/// A failure to authenticate, with AWS's code and HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    /// HTTP status.
+    pub status: u16,
+    /// AWS error code.
+    pub code: &'static str,
+    /// Message; never contains a secret.
+    pub message: String,
+}
+
+impl From<SigV4Error> for AuthError {
+    fn from(e: SigV4Error) -> Self {
+        let code = e.code();
+        let status = match code {
+            "IncompleteSignature" | "MalformedQueryString" => 400,
+            _ => 403,
+        };
+        AuthError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn invalid_token() -> AuthError {
+    AuthError {
+        status: 403,
+        code: "InvalidClientTokenId",
+        message: "The security token included in the request is invalid.".into(),
+    }
+}
+
+/// What a verified request tells about itself.
+pub struct Authenticated {
+    /// The principal.
+    pub caller: Caller,
+    /// The access key id used.
+    pub access_key_id: String,
+    /// The signing scope's service (`iam`, `sts`, …).
+    pub service: String,
+    /// The signing scope's region.
+    pub region: String,
+}
+
+/// Verifies a request's SigV4 signature and identifies the caller.
+pub fn authenticate(
+    st: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Authenticated, AuthError> {
+    let mut pairs = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let v = value.to_str().map_err(|_| AuthError {
+            status: 400,
+            code: "IncompleteSignature",
+            message: format!("the value of header `{name}` is not text"),
+        })?;
+        pairs.push((name.as_str(), v));
+    }
+    let req = HttpRequest::new(
+        method.as_str(),
+        uri.path(),
+        uri.query().unwrap_or(""),
+        pairs,
+        PayloadHash::Body(body),
+    )?;
+    let parsed = sigv4::parse_auth(&req)?;
+    let key_id = parsed.access_key_id().to_owned();
+    if key_id.starts_with("ASIA") || parsed.security_token().is_some() {
+        return Err(AuthError {
+            status: 403,
+            code: "InvalidClientTokenId",
+            message: "The security token included in the request is invalid.".into(),
+        });
+    }
+    let Some((user, secret)) = st
+        .vault
+        .access_key_secret(&key_id)
+        .map_err(|_| invalid_token())?
+    else {
+        return Err(invalid_token());
+    };
+    let key = st
+        .signing_keys
+        .get_or_try_insert_with(&key_id, parsed.scope(), || {
+            Ok::<_, SigV4Error>(sigv4::SigningKey::for_scope(
+                secret.expose().as_bytes(),
+                parsed.scope(),
+            ))
+        })?;
+    sigv4::verify(&req, &parsed, &key, st.vault.now())?;
+    let account = AccountId::parse(&user.account_id).map_err(|_| invalid_token())?;
+    let arn = format!(
+        "arn:aws:iam::{}:user{}{}",
+        user.account_id, user.path, user.name
+    );
+    Ok(Authenticated {
+        caller: Caller {
+            account,
+            arn,
+            kind: CallerKind::User {
+                user_id: user.user_id,
+                name: user.name,
+            },
+        },
+        access_key_id: key_id,
+        service: parsed.service().to_owned(),
+        region: parsed.region().to_owned(),
+    })
+}

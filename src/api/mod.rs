@@ -1,0 +1,364 @@
+//! The HTTP server: AWS's IAM and STS Query protocol with SigV4, on axum.
+//!
+//! Every request that acts for a principal goes through [`auth::authenticate`]; every
+//! action then goes through `service`, which authorizes it. SQLite work runs on tokio's
+//! blocking pool.
+
+pub mod auth;
+mod iam;
+pub mod query;
+mod sts;
+pub mod xml;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::service::{Caller, RequestContext, Vault};
+use crate::sigv4::SigningKeyCache;
+
+/// Largest request body accepted (a policy document URL-encoded fits easily).
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+/// Time a request may take before the server answers 408-style with an error.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Shared server state.
+pub struct AppState {
+    /// The vault.
+    pub vault: Arc<Vault>,
+    /// Derived SigV4 signing keys per (key, date, region, service).
+    pub signing_keys: SigningKeyCache,
+    /// Whether requests arrive over TLS.
+    pub tls: bool,
+    request_counter: AtomicU64,
+    request_prefix: String,
+}
+
+impl AppState {
+    /// State for `vault`.
+    pub fn new(vault: Arc<Vault>, tls: bool) -> crate::error::Result<Self> {
+        let mut b = [0u8; 8];
+        vault.random().fill(&mut b)?;
+        Ok(Self {
+            vault,
+            signing_keys: SigningKeyCache::new(10_000),
+            tls,
+            request_counter: AtomicU64::new(0),
+            request_prefix: hex::encode(b),
+        })
+    }
+
+    /// A fresh request id in UUID form.
+    fn request_id(&self) -> String {
+        let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
+        let p = &self.request_prefix;
+        format!(
+            "{}-{}-4{}-8{}-{:012x}",
+            p.get(..8).unwrap_or("00000000"),
+            p.get(8..12).unwrap_or("0000"),
+            p.get(12..15).unwrap_or("000"),
+            &format!("{:03x}", (n >> 48) & 0xfff),
+            n & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// The router with every route.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", any(query_handler))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+/// Which API an action belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// IAM.
+    Iam,
+    /// STS.
+    Sts,
+}
+
+impl Api {
+    fn ns(self) -> &'static str {
+        match self {
+            Api::Iam => xml::IAM_NS,
+            Api::Sts => xml::STS_NS,
+        }
+    }
+}
+
+/// A wire-level failure: an AWS code, an HTTP status and a message.
+#[derive(Debug)]
+pub struct WireError {
+    status: u16,
+    code: &'static str,
+    message: String,
+}
+
+impl From<Error> for WireError {
+    fn from(e: Error) -> Self {
+        let (status, code) = e.aws();
+        let message = match &e {
+            // Internal details stay in the log, not in the response.
+            Error::Internal(_) | Error::Config(_) | Error::VaultExists(_) => {
+                "The request processing has failed because of an unknown error.".to_owned()
+            }
+            _ => e.to_string(),
+        };
+        WireError {
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+impl From<auth::AuthError> for WireError {
+    fn from(e: auth::AuthError) -> Self {
+        WireError {
+            status: e.status,
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+impl WireError {
+    fn invalid_action(action: &str, api: Api) -> Self {
+        let version = match api {
+            Api::Iam => "2010-05-08",
+            Api::Sts => "2011-06-15",
+        };
+        WireError {
+            status: 400,
+            code: "InvalidAction",
+            message: format!("Could not find operation {action} for version {version}"),
+        }
+    }
+}
+
+/// What an action handler gets.
+pub struct Call<'a> {
+    /// The vault.
+    pub vault: &'a Vault,
+    /// The authenticated caller.
+    pub caller: &'a Caller,
+    /// Request facts for policy conditions.
+    pub ctx: &'a RequestContext,
+    /// The parameters.
+    pub params: &'a query::Params,
+    /// The access key that signed the request.
+    pub access_key_id: &'a str,
+}
+
+/// An action's result: the fields of `<ActionResult>`, or none.
+pub type ActionResult = Result<Option<Value>, WireError>;
+
+fn xml_response(status: u16, body: String) -> Response {
+    let mut r = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    r
+}
+
+async fn query_handler(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = st.request_id();
+    let st2 = Arc::clone(&st);
+    let rid = request_id.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        handle(&st2, peer, &method, &uri, &headers, &body, &rid)
+    })
+    .await;
+    let (api, action, result) = match joined {
+        Ok(r) => r,
+        Err(_) => (
+            Api::Iam,
+            String::new(),
+            Err(WireError {
+                status: 500,
+                code: "ServiceFailure",
+                message: "The request processing has failed because of an unknown error.".into(),
+            }),
+        ),
+    };
+    match result {
+        Ok(value) => {
+            tracing::info!(request_id = %request_id, action = %action, outcome = "ok", "request");
+            xml_response(
+                200,
+                xml::response(&action, api.ns(), value.as_ref(), &request_id),
+            )
+        }
+        Err(e) => {
+            tracing::info!(request_id = %request_id, action = %action, outcome = %e.code, status = e.status, "request");
+            let sender = e.status < 500;
+            xml_response(
+                e.status,
+                xml::error(api.ns(), sender, e.code, &e.message, &request_id),
+            )
+        }
+    }
+}
+
+const STS_ACTIONS: &[&str] = &[
+    "AssumeRole",
+    "GetSessionToken",
+    "GetCallerIdentity",
+    "GetAccessKeyInfo",
+    "DecodeAuthorizationMessage",
+];
+
+fn handle(
+    st: &AppState,
+    peer: SocketAddr,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    request_id: &str,
+) -> (Api, String, ActionResult) {
+    // Parameters come from the form body (POST) or the query string (GET).
+    let raw: &[u8] = if method == Method::POST {
+        body
+    } else {
+        uri.query().unwrap_or("").as_bytes()
+    };
+    let pairs = match crate::sigv4::parse_form(raw, query::MAX_PARAMS) {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                Api::Iam,
+                String::new(),
+                Err(WireError {
+                    status: 400,
+                    code: "MalformedQueryString",
+                    message: e.to_string(),
+                }),
+            );
+        }
+    };
+    let params = match query::Params::from_pairs(pairs) {
+        Ok(p) => p,
+        Err(e) => return (Api::Iam, String::new(), Err(e.into())),
+    };
+    let action = params.get("Action").unwrap_or("").to_owned();
+    let mut api = if STS_ACTIONS.contains(&action.as_str()) {
+        Api::Sts
+    } else {
+        Api::Iam
+    };
+    let authn = match auth::authenticate(st, method, uri, headers, body) {
+        Ok(a) => a,
+        Err(e) => return (api, action, Err(e.into())),
+    };
+    // The signing scope says which service the client meant.
+    match authn.service.as_str() {
+        "sts" => api = Api::Sts,
+        "iam" => api = Api::Iam,
+        _ => {}
+    }
+    if action.is_empty() {
+        return (
+            api,
+            action,
+            Err(WireError {
+                status: 400,
+                code: "MissingAction",
+                message: "The request must contain the parameter Action.".into(),
+            }),
+        );
+    }
+    let ctx = RequestContext {
+        source_ip: Some(peer.ip()),
+        secure_transport: st.tls || peer.ip().is_loopback(),
+        region: Some(authn.region.clone()),
+    };
+    if let Err(e) =
+        st.vault
+            .record_access_key_use(&authn.access_key_id, &authn.service, &authn.region)
+    {
+        tracing::warn!(request_id, error = %e, "could not record access key use");
+    }
+    let call = Call {
+        vault: &st.vault,
+        caller: &authn.caller,
+        ctx: &ctx,
+        params: &params,
+        access_key_id: &authn.access_key_id,
+    };
+    let result = match api {
+        Api::Iam => iam::dispatch(&call, &action),
+        Api::Sts => sts::dispatch(&call, &action),
+    };
+    (api, action, result)
+}
+
+/// Marker/MaxItems pagination over a list sorted by `key` (case-insensitively): the
+/// marker is the key of the first item of the next page.
+pub fn paginate(
+    mut items: Vec<Value>,
+    key: &str,
+    params: &query::Params,
+    field: &str,
+) -> ActionResult {
+    let max = params.int("MaxItems")?.unwrap_or(100);
+    if !(1..=1000).contains(&max) {
+        return Err(Error::Validation(format!(
+            "1 validation error detected: value `{max}` at `maxItems` failed to satisfy constraint: member must have value between 1 and 1000"
+        ))
+        .into());
+    }
+    let marker = params.get("Marker").map(str::to_ascii_lowercase);
+    let sort_key = |v: &Value| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    items.sort_by_key(sort_key);
+    let start = match &marker {
+        Some(m) => items
+            .iter()
+            .position(|v| sort_key(v) >= *m)
+            .unwrap_or(items.len()),
+        None => 0,
+    };
+    let max = usize::try_from(max).unwrap_or(100);
+    let page: Vec<Value> = items.iter().skip(start).take(max).cloned().collect();
+    let next = items.get(start + max).map(sort_key);
+    let mut out = serde_json::Map::new();
+    out.insert(field.to_owned(), Value::Array(page));
+    out.insert("IsTruncated".into(), Value::Bool(next.is_some()));
+    if let Some(n) = next {
+        out.insert("Marker".into(), Value::String(n));
+    }
+    Ok(Some(Value::Object(out)))
+}

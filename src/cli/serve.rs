@@ -1,0 +1,140 @@
+//! `iamvault serve`: the AWS-compatible server.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{Format, Output};
+use crate::api::{self, AppState};
+use crate::clock::Env;
+use crate::error::{Error, Result};
+use crate::service::{InitOptions, Vault, vault_exists};
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on. Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8900")]
+    listen: SocketAddr,
+    /// PEM certificate chain for TLS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address (credentials then cross the network in
+    /// the clear: only behind a TLS-terminating proxy).
+    #[arg(long)]
+    insecure_http: bool,
+}
+
+fn example(data_dir: &Path, url: &str) -> String {
+    format!(
+        "AWS_SHARED_CREDENTIALS_FILE={}/bootstrap-credentials aws --profile iamvault-admin --region us-east-1 --endpoint-url {url} sts get-caller-identity",
+        data_dir.display()
+    )
+}
+
+pub(super) fn run(data_dir: &Path, format: Format, a: ServeArgs) -> Result<Output> {
+    let tls = a.tls_cert.is_some();
+    if !tls && !a.listen.ip().is_loopback() && !a.insecure_http {
+        return Err(Error::InvalidInput(format!(
+            "refusing to serve plain HTTP on the non-loopback address {}: pass --tls-cert and --tls-key, or --insecure-http behind a TLS proxy",
+            a.listen
+        )));
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let vault = if vault_exists(data_dir) {
+        Vault::open(data_dir, Env::system())?
+    } else {
+        let (vault, out) = Vault::init(data_dir, Env::system(), InitOptions::default())?;
+        let init = super::init::describe(data_dir, &out)?;
+        init.print(format);
+        vault
+    };
+    let state = Arc::new(AppState::new(Arc::new(vault), tls)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve(state, data_dir, a))?;
+    Ok(Output::done("iamvault stopped"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn serve(state: Arc<AppState>, data_dir: &Path, a: ServeArgs) -> Result<()> {
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| {
+                    Error::Config(format!("cannot load the TLS certificate or key: {e}"))
+                })?;
+            let handle = axum_server::Handle::new();
+            let h2 = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                h2.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            let server = axum_server::bind_rustls(a.listen, config).handle(handle.clone());
+            let h3 = handle.clone();
+            let dir = data_dir.to_owned();
+            tokio::spawn(async move {
+                if let Some(addr) = h3.listening().await {
+                    announce(&dir, &format!("https://{addr}"));
+                }
+            });
+            server
+                .serve(app)
+                .await
+                .map_err(|e| Error::Config(format!("the server failed: {e}")))
+        }
+        _ => {
+            let listener = tokio::net::TcpListener::bind(a.listen)
+                .await
+                .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", a.listen)))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| Error::Config(format!("cannot read the listening address: {e}")))?;
+            announce(data_dir, &format!("http://{addr}"));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .map_err(|e| Error::Config(format!("the server failed: {e}")))
+        }
+    }
+}
+
+fn announce(data_dir: &Path, url: &str) {
+    println!("iamvault listening on {url}");
+    println!("try: {}", example(data_dir, url));
+    tracing::info!(%url, "listening");
+}
