@@ -9,6 +9,8 @@
     reason = "test code: a failed expectation should stop the test loudly"
 )]
 
+mod aws_clients;
 mod cli;
+mod server;
 mod simulate;
 mod support;
