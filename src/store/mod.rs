@@ -9,6 +9,7 @@
 mod ops;
 mod rows;
 mod schema;
+mod signin;
 
 use std::ops::Deref;
 use std::path::Path;
@@ -20,6 +21,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 pub use rows::*;
+pub use signin::{LockoutRow, LoginProfileRow, MfaDeviceRow};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "vault.db";

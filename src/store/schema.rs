@@ -132,4 +132,59 @@ CREATE TABLE access_keys (
 ) STRICT;
 CREATE INDEX access_keys_user ON access_keys(user_id);
 "#,
+    // 2: sign-in: login profiles, password history, account password policy, virtual MFA
+    // devices, lockout counters, credential reports.
+    r#"
+ALTER TABLE accounts ADD COLUMN root_password_changed_at INTEGER;
+
+CREATE TABLE login_profiles (
+    user_id                 TEXT PRIMARY KEY REFERENCES users(user_id),
+    password_hash           TEXT NOT NULL,
+    password_reset_required INTEGER NOT NULL DEFAULT 0,
+    created_at              INTEGER NOT NULL,
+    password_changed_at     INTEGER NOT NULL,
+    password_last_used      INTEGER
+) STRICT;
+
+CREATE TABLE password_history (
+    principal_id TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    changed_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX password_history_principal ON password_history(principal_id, changed_at);
+
+CREATE TABLE password_policies (
+    account_id TEXT PRIMARY KEY REFERENCES accounts(account_id),
+    policy     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE mfa_devices (
+    serial_number TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL REFERENCES accounts(account_id),
+    name          TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    sealed_seed   BLOB NOT NULL,
+    user_id       TEXT REFERENCES users(user_id),
+    root          INTEGER NOT NULL DEFAULT 0,
+    enabled_at    INTEGER,
+    last_step     INTEGER,
+    created_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX mfa_devices_user ON mfa_devices(user_id);
+
+CREATE TABLE lockouts (
+    account_id   TEXT NOT NULL,
+    name_canon   TEXT NOT NULL,
+    failures     INTEGER NOT NULL,
+    window_start INTEGER,
+    locked_until INTEGER,
+    PRIMARY KEY (account_id, name_canon)
+) STRICT;
+
+CREATE TABLE credential_reports (
+    account_id   TEXT PRIMARY KEY REFERENCES accounts(account_id),
+    generated_at INTEGER NOT NULL,
+    content      TEXT NOT NULL
+) STRICT;
+"#,
 ];
