@@ -42,6 +42,10 @@ pub enum Error {
     /// `init` found a vault (or its remains) in the data directory.
     #[error("{0}")]
     VaultExists(String),
+    /// A remote endpoint answered with an error code this crate has no variant for
+    /// (code, message).
+    #[error("{0}: {1}")]
+    Remote(String, String),
     /// Something failed inside the vault (storage, crypto). The message names the part
     /// that failed, never secret material.
     #[error("{0}")]
@@ -63,6 +67,7 @@ impl Error {
             Error::Config(_) | Error::VaultExists(_) | Error::Internal(_) => {
                 (500, "ServiceFailure")
             }
+            Error::Remote(..) => (502, "RemoteError"),
         }
     }
 

@@ -2,6 +2,7 @@
 //! [`main`]. The local CLI acts as the root user of the vault's default account.
 
 mod access_key;
+mod client_cmds;
 mod group;
 mod init;
 mod instance_profile;
@@ -93,6 +94,13 @@ pub enum Command {
     /// Manage users' long-term access keys.
     #[command(subcommand, name = "access-key")]
     AccessKey(access_key::KeyCmd),
+    /// Rotate the access key of a credentials-file profile safely: create, write, prove,
+    /// then deactivate and delete the old key.
+    #[command(
+        name = "rotate-key",
+        after_help = "Example:\n  iamvault rotate-key --endpoint http://127.0.0.1:8900 --profile work"
+    )]
+    RotateKey(client_cmds::RotateKeyArgs),
     /// Evaluate a request against policies and explain the decision (exit 0 allowed, 2 denied).
     #[command(
         after_help = "Examples:\n  iamvault simulate --policy-file p.json --action iam:CreateUser --resource arn:aws:iam::123456789012:user/bob\n  iamvault simulate --user alice --action iam:ListUsers --context aws:SourceIp=ip:10.0.0.1"
@@ -167,6 +175,7 @@ fn dispatch(cli: Cli) -> Result<Output> {
         Command::InstanceProfile(c) => instance_profile::run(&Ctx::open(&cli.data_dir)?, c),
         Command::Policy(c) => policy::run(&Ctx::open(&cli.data_dir)?, c),
         Command::AccessKey(c) => access_key::run(&Ctx::open(&cli.data_dir)?, c),
+        Command::RotateKey(a) => client_cmds::rotate(a),
         Command::Simulate(a) => simulate::run(&Ctx::open(&cli.data_dir)?, a),
     }
 }

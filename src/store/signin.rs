@@ -12,8 +12,9 @@ fn ts(t: OffsetDateTime) -> i64 {
 }
 
 fn from_ts(s: i64) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
+    OffsetDateTime::from_unix_timestamp(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
 }
 
 fn opt_ts(s: Option<i64>) -> rusqlite::Result<Option<OffsetDateTime>> {
@@ -92,8 +93,7 @@ impl std::fmt::Debug for MfaDeviceRow {
     }
 }
 
-const MFA_COLS: &str =
-    "serial_number, account_id, name, path, sealed_seed, user_id, root, enabled_at, last_step, created_at";
+const MFA_COLS: &str = "serial_number, account_id, name, path, sealed_seed, user_id, root, enabled_at, last_step, created_at";
 fn mfa_row(r: &Row<'_>) -> rusqlite::Result<MfaDeviceRow> {
     Ok(MfaDeviceRow {
         serial_number: r.get(0)?,
@@ -254,10 +254,10 @@ impl WriteTx<'_> {
 
     /// Deletes a login profile; returns false if there was none.
     pub fn delete_login_profile(&self, user_id: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM login_profiles WHERE user_id = ?1", params![user_id])?
-            == 1)
+        Ok(self.conn.execute(
+            "DELETE FROM login_profiles WHERE user_id = ?1",
+            params![user_id],
+        )? == 1)
     }
 
     /// Records a successful sign-in.
@@ -270,7 +270,12 @@ impl WriteTx<'_> {
     }
 
     /// Sets the root password.
-    pub fn set_root_password(&self, account_id: &str, hash: &str, at: OffsetDateTime) -> Result<()> {
+    pub fn set_root_password(
+        &self,
+        account_id: &str,
+        hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<()> {
         let n = self.conn.execute(
             "UPDATE accounts SET root_password_hash = ?2, root_password_changed_at = ?3 WHERE account_id = ?1",
             params![account_id, hash, ts(at)],
@@ -283,7 +288,12 @@ impl WriteTx<'_> {
     }
 
     /// Appends a password to the history and keeps the newest 24.
-    pub fn push_password_history(&self, principal_id: &str, hash: &str, at: OffsetDateTime) -> Result<()> {
+    pub fn push_password_history(
+        &self,
+        principal_id: &str,
+        hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO password_history (principal_id, password_hash, changed_at) VALUES (?1, ?2, ?3)",
             params![principal_id, hash, ts(at)],
@@ -298,8 +308,10 @@ impl WriteTx<'_> {
 
     /// Forgets a principal's password history.
     pub fn clear_password_history(&self, principal_id: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM password_history WHERE principal_id = ?1", params![principal_id])?;
+        self.conn.execute(
+            "DELETE FROM password_history WHERE principal_id = ?1",
+            params![principal_id],
+        )?;
         Ok(())
     }
 
@@ -315,9 +327,10 @@ impl WriteTx<'_> {
                 true
             }
             None => {
-                self.conn
-                    .execute("DELETE FROM password_policies WHERE account_id = ?1", params![account_id])?
-                    == 1
+                self.conn.execute(
+                    "DELETE FROM password_policies WHERE account_id = ?1",
+                    params![account_id],
+                )? == 1
             }
         })
     }
@@ -369,10 +382,10 @@ impl WriteTx<'_> {
 
     /// Deletes an MFA device.
     pub fn delete_mfa_device(&self, serial_number: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM mfa_devices WHERE serial_number = ?1", params![serial_number])?
-            == 1)
+        Ok(self.conn.execute(
+            "DELETE FROM mfa_devices WHERE serial_number = ?1",
+            params![serial_number],
+        )? == 1)
     }
 
     /// Stores a lockout counter.
@@ -395,7 +408,12 @@ impl WriteTx<'_> {
     }
 
     /// Stores a generated credential report.
-    pub fn put_credential_report(&self, account_id: &str, at: OffsetDateTime, content: &str) -> Result<()> {
+    pub fn put_credential_report(
+        &self,
+        account_id: &str,
+        at: OffsetDateTime,
+        content: &str,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO credential_reports (account_id, generated_at, content) VALUES (?1, ?2, ?3)
              ON CONFLICT(account_id) DO UPDATE SET generated_at = excluded.generated_at, content = excluded.content",

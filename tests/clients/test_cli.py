@@ -35,5 +35,59 @@ class CliTest(unittest.TestCase):
         self.assertIn("NoSuchEntity", p.stderr)
 
 
+class RotateKeyTest(unittest.TestCase):
+    def test_rotate_key_then_use_the_profile(self):
+        import stat
+        import tempfile
+
+        aws("iam", "create-user", "--user-name", "rot-erin")
+        aws("iam", "attach-user-policy", "--user-name", "rot-erin", "--policy-arn",
+            "arn:aws:iam::aws:policy/IAMFullAccess")
+        key = json.loads(aws("iam", "create-access-key", "--user-name", "rot-erin").stdout)["AccessKey"]
+        d = tempfile.mkdtemp()
+        cred = os.path.join(d, "credentials")
+        with open(cred, "w") as f:
+            f.write(f"# keep me\n[erin]\naws_access_key_id = {key['AccessKeyId']}\n"
+                    f"aws_secret_access_key = {key['SecretAccessKey']}\nregion = us-east-1\n")
+        os.chmod(cred, 0o640)
+        p = subprocess.run([os.environ["IAMVAULT_BIN"], "rotate-key", "--endpoint", ENDPOINT, "--profile", "erin",
+                            "--credentials-file", cred, "--output", "json"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        report = json.loads(p.stdout)
+        self.assertEqual(report["old_access_key_id"], key["AccessKeyId"])
+        self.assertTrue(report["old_key_deleted"])
+        self.assertTrue(report["arn"].endswith(":user/rot-erin"))
+        text = open(cred).read()
+        self.assertTrue(text.startswith("# keep me\n[erin]\n"), text)
+        self.assertNotIn(key["AccessKeyId"], text)
+        self.assertEqual(stat.S_IMODE(os.stat(cred).st_mode), 0o640)
+        env = dict(os.environ, AWS_SHARED_CREDENTIALS_FILE=cred, AWS_PROFILE="erin")
+        out = subprocess.run([AWS, "--endpoint-url", ENDPOINT, "--output", "json", "sts", "get-caller-identity"],
+                             capture_output=True, text=True, env=env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(json.loads(out.stdout)["Arn"].endswith(":user/rot-erin"))
+        keys = json.loads(aws("iam", "list-access-keys", "--user-name", "rot-erin").stdout)["AccessKeyMetadata"]
+        self.assertEqual([k["AccessKeyId"] for k in keys], [report["new_access_key_id"]])
+
+    def test_rotation_with_two_keys_changes_nothing(self):
+        import tempfile
+
+        aws("iam", "create-user", "--user-name", "rot-fay")
+        aws("iam", "attach-user-policy", "--user-name", "rot-fay", "--policy-arn",
+            "arn:aws:iam::aws:policy/IAMFullAccess")
+        key = json.loads(aws("iam", "create-access-key", "--user-name", "rot-fay").stdout)["AccessKey"]
+        aws("iam", "create-access-key", "--user-name", "rot-fay")
+        d = tempfile.mkdtemp()
+        cred = os.path.join(d, "credentials")
+        body = f"[fay]\naws_access_key_id = {key['AccessKeyId']}\naws_secret_access_key = {key['SecretAccessKey']}\n"
+        with open(cred, "w") as f:
+            f.write(body)
+        p = subprocess.run([os.environ["IAMVAULT_BIN"], "rotate-key", "--endpoint", ENDPOINT, "--profile", "fay",
+                            "--credentials-file", cred], capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("LimitExceeded", p.stderr)
+        self.assertEqual(open(cred).read(), body)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
