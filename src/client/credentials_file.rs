@@ -13,10 +13,8 @@ use crate::model::SecretString;
 
 /// Where the AWS tools look for the credentials file.
 pub fn default_path() -> Result<PathBuf> {
-    if let Ok(p) = std::env::var("AWS_SHARED_CREDENTIALS_FILE") {
-        if !p.is_empty() {
-            return Ok(PathBuf::from(p));
-        }
+    if let Some(p) = std::env::var("AWS_SHARED_CREDENTIALS_FILE").ok().filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
     }
     let home = std::env::var("HOME")
         .map_err(|_| Error::Config("HOME is not set; pass --credentials-file".into()))?;
