@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod iam;
+mod metrics;
 pub mod query;
 mod sts;
 pub mod xml;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub signing_keys: SigningKeyCache,
     /// Whether requests arrive over TLS.
     pub tls: bool,
+    /// Request metrics for `/metrics`.
+    pub metrics: metrics::Metrics,
     request_counter: AtomicU64,
     request_prefix: String,
 }
@@ -53,6 +56,7 @@ impl AppState {
             vault,
             signing_keys: SigningKeyCache::new(10_000),
             tls,
+            metrics: metrics::Metrics::default(),
             request_counter: AtomicU64::new(0),
             request_prefix: hex::encode(b),
         })
@@ -78,6 +82,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", any(query_handler))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics_handler))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -182,6 +187,15 @@ fn xml_response(status: u16, body: String) -> Response {
     r
 }
 
+async fn metrics_handler(State(st): State<Arc<AppState>>) -> Response {
+    let mut r = st.metrics.render().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
 async fn query_handler(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -190,6 +204,11 @@ async fn query_handler(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "latency metrics measure elapsed time, not wall time"
+    )]
+    let started = std::time::Instant::now();
     let request_id = st.request_id();
     let st2 = Arc::clone(&st);
     let rid = request_id.clone();
@@ -209,6 +228,12 @@ async fn query_handler(
             }),
         ),
     };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code,
+    };
+    st.metrics
+        .observe(&action, outcome, started.elapsed().as_secs_f64());
     match result {
         Ok(value) => {
             tracing::info!(request_id = %request_id, action = %action, outcome = "ok", "request");

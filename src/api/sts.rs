@@ -30,6 +30,14 @@ pub fn dispatch(c: &Call<'_>, action: &str) -> ActionResult {
             })?;
             Ok(Some(json!({ "Account": account })))
         }
+        "DecodeAuthorizationMessage" => {
+            let decoded = c.vault.decode_authorization_message(
+                c.caller,
+                c.ctx,
+                c.params.required("EncodedMessage")?,
+            )?;
+            Ok(Some(json!({ "DecodedMessage": decoded })))
+        }
         _ => Err(WireError::invalid_action(action, Api::Sts)),
     }
 }

@@ -13,7 +13,10 @@ use crate::model::SecretString;
 
 /// Where the AWS tools look for the credentials file.
 pub fn default_path() -> Result<PathBuf> {
-    if let Some(p) = std::env::var("AWS_SHARED_CREDENTIALS_FILE").ok().filter(|p| !p.is_empty()) {
+    if let Some(p) = std::env::var("AWS_SHARED_CREDENTIALS_FILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
         return Ok(PathBuf::from(p));
     }
     let home = std::env::var("HOME")

@@ -20,6 +20,8 @@ pub enum Purpose {
     SigningKey,
     /// Secrets carried inside session tokens.
     SessionSecret,
+    /// Encoded authorization failure messages (decoded by STS DecodeAuthorizationMessage).
+    AuthorizationMessage,
 }
 
 impl Purpose {
@@ -29,6 +31,7 @@ impl Purpose {
             Purpose::TotpSeed => b"iamvault/v1/seal/totp-seed",
             Purpose::SigningKey => b"iamvault/v1/seal/signing-key",
             Purpose::SessionSecret => b"iamvault/v1/seal/session-secret",
+            Purpose::AuthorizationMessage => b"iamvault/v1/seal/authorization-message",
         }
     }
 }
@@ -90,6 +93,7 @@ pub struct KeyRing {
     totp: Sealer,
     signing: Sealer,
     session: Sealer,
+    authz_message: Sealer,
 }
 
 struct Len32;
@@ -123,6 +127,7 @@ impl KeyRing {
             totp: derive(&prk, Purpose::TotpSeed)?,
             signing: derive(&prk, Purpose::SigningKey)?,
             session: derive(&prk, Purpose::SessionSecret)?,
+            authz_message: derive(&prk, Purpose::AuthorizationMessage)?,
         })
     }
 
@@ -133,6 +138,7 @@ impl KeyRing {
             Purpose::TotpSeed => &self.totp,
             Purpose::SigningKey => &self.signing,
             Purpose::SessionSecret => &self.session,
+            Purpose::AuthorizationMessage => &self.authz_message,
         }
     }
 }

@@ -256,11 +256,9 @@ impl Vault {
                     return Ok(());
                 }
                 let eval = policy::explain(&set, &rctx);
-                Err(Error::AccessDenied(policy::denial_message(
-                    &caller.arn,
-                    action,
-                    resource,
-                    &eval,
+                let message = policy::denial_message(&caller.arn, action, resource, &eval);
+                Err(Error::AccessDenied(self.with_encoded_message(
+                    message, caller, action, resource, &eval,
                 )))
             }
         }
@@ -334,6 +332,83 @@ impl Vault {
             b = b.value(k, v.clone());
         }
         b.build()
+    }
+}
+
+const AUTHZ_AAD: &[u8] = b"iamvault/authorization-message/v1";
+
+impl Vault {
+    /// Appends AWS's "Encoded authorization failure message" to a denial: the evaluation
+    /// details, sealed so that only the vault can read them (through STS
+    /// DecodeAuthorizationMessage, for callers allowed to).
+    fn with_encoded_message(
+        &self,
+        message: String,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        eval: &policy::Evaluation,
+    ) -> String {
+        let details = serde_json::json!({
+            "allowed": false,
+            "explicitDeny": eval.decision == policy::Decision::ExplicitDeny,
+            "matchedStatements": {"items": eval.matched.iter().map(|m| serde_json::json!({
+                "statementId": m.sid_or_index,
+                "effect": m.effect.as_str(),
+                "policyId": m.policy_id,
+                "policyType": m.policy_type.as_str(),
+            })).collect::<Vec<_>>()},
+            "failures": {"items": eval.missing.map(|t| vec![format!("no {} allows the action", t.as_str())]).unwrap_or_default()},
+            "context": {
+                "principal": {"arn": caller.arn},
+                "action": action,
+                "resource": resource,
+            },
+        });
+        let sealed = self
+            .keys
+            .sealer(crate::crypto::Purpose::AuthorizationMessage)
+            .seal(
+                self.env.rng.as_ref(),
+                AUTHZ_AAD,
+                details.to_string().as_bytes(),
+            );
+        match sealed {
+            Ok(bytes) => {
+                use base64::Engine as _;
+                let blob = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+                format!("{message}. Encoded authorization failure message: {blob}")
+            }
+            Err(_) => message,
+        }
+    }
+
+    /// STS DecodeAuthorizationMessage: opens an encoded failure message. Needs
+    /// `sts:DecodeAuthorizationMessage`.
+    pub fn decode_authorization_message(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        encoded: &str,
+    ) -> Result<String> {
+        {
+            let tx = self.store().read()?;
+            self.authorize(&tx, caller, "sts:DecodeAuthorizationMessage", "*", ctx)?;
+        }
+        use base64::Engine as _;
+        let invalid = || Error::InvalidInput("the encoded authorization message is invalid".into());
+        if encoded.len() > 16_384 {
+            return Err(invalid());
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded.trim())
+            .map_err(|_| invalid())?;
+        let plain = self
+            .keys
+            .sealer(crate::crypto::Purpose::AuthorizationMessage)
+            .open(AUTHZ_AAD, &bytes)
+            .map_err(|_| invalid())?;
+        String::from_utf8(plain.expose().to_vec()).map_err(|_| invalid())
     }
 }
 

@@ -164,9 +164,37 @@ fn a_user_without_policies_is_denied_in_aws_words() {
     };
     let e = v.list_users(&bob, &ctx(), None).unwrap_err();
     assert_eq!(e.code(), "AccessDenied");
+    let msg = e.to_string();
+    let (wording, encoded) = msg
+        .split_once(". Encoded authorization failure message: ")
+        .unwrap();
     assert_eq!(
-        e.to_string(),
+        wording,
         "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:ListUsers on resource: arn:aws:iam::123456789012:user/ because no identity-based policy allows the iam:ListUsers action"
+    );
+    // Only a caller allowed to may decode the details; bob may not.
+    assert_eq!(
+        v.decode_authorization_message(&bob, &ctx(), encoded)
+            .unwrap_err()
+            .code(),
+        "AccessDenied"
+    );
+    let decoded: serde_json::Value = serde_json::from_str(
+        &v.decode_authorization_message(&root, &ctx(), encoded)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(decoded["allowed"], false);
+    assert_eq!(decoded["context"]["action"], "iam:ListUsers");
+    assert_eq!(
+        decoded["failures"]["items"][0],
+        "no identity-based policy allows the action"
+    );
+    assert_eq!(
+        v.decode_authorization_message(&root, &ctx(), "AAAA")
+            .unwrap_err()
+            .code(),
+        "InvalidInput"
     );
     // The root of another account is denied on this account's resources.
     let other = Caller::root(&AccountId::parse("210987654321").unwrap());
@@ -650,10 +678,9 @@ fn the_engine_authorizes_every_operation() {
     let e = v
         .create_user(&bob, &ctx(), "carol", None, None, &[])
         .unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::123456789012:user/carol because no identity-based policy allows the iam:CreateUser action"
-    );
+    assert!(e.to_string().starts_with(
+        "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::123456789012:user/carol because no identity-based policy allows the iam:CreateUser action. Encoded authorization failure message: "
+    ));
     // A customer policy through a group, scoped by path.
     let p = v
         .create_policy(
@@ -696,7 +723,7 @@ fn the_engine_authorizes_every_operation() {
         .unwrap_err();
     assert!(
         e.to_string()
-            .ends_with("with an explicit deny in an identity-based policy"),
+            .contains("with an explicit deny in an identity-based policy. Encoded"),
         "{e}"
     );
 }

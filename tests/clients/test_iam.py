@@ -132,7 +132,12 @@ class IamTest(unittest.TestCase):
             carol_iam.list_users()
         self.assertEqual(error_code(e.exception), "AccessDenied")
         self.assertEqual(e.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
-        self.assertIn("is not authorized to perform: iam:ListUsers", e.exception.response["Error"]["Message"])
+        msg = e.exception.response["Error"]["Message"]
+        self.assertIn("is not authorized to perform: iam:ListUsers", msg)
+        encoded = msg.split("Encoded authorization failure message: ")[1]
+        decoded = json.loads(self.sts.decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"])
+        self.assertEqual(decoded["context"]["action"], "iam:ListUsers")
+        self.assertFalse(decoded["allowed"])
         self.iam.attach_user_policy(UserName="b3-carol", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
         carol_iam.list_users()
         used = self.iam.get_access_key_last_used(AccessKeyId=k["AccessKeyId"])["AccessKeyLastUsed"]
@@ -157,6 +162,14 @@ class IamTest(unittest.TestCase):
             ResourceArns=[f"arn:aws:iam::{ACCOUNT}:user/x"],
         )["EvaluationResults"]
         self.assertEqual({r["EvalActionName"]: r["EvalDecision"] for r in res}, {"iam:GetUser": "allowed", "iam:CreateUser": "implicitDeny"})
+
+    def test_metrics_endpoint(self):
+        import urllib.request
+
+        self.sts.get_caller_identity()
+        text = urllib.request.urlopen(f"{__import__('common').ENDPOINT}/metrics").read().decode()
+        self.assertIn('iamvault_requests_total{action="GetCallerIdentity",outcome="ok"}', text)
+        self.assertEqual(urllib.request.urlopen(f"{__import__('common').ENDPOINT}/healthz").read(), b"ok\n")
 
     def test_unknown_action(self):
         with self.assertRaises(ClientError) as e:

@@ -1,0 +1,147 @@
+//! Prometheus metrics for `/metrics`: requests by action and outcome, latency histograms
+//! by action, and issuance counts. Labels never carry principals or keys.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    action: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabel {
+    action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<ActionLabel, Histogram>,
+    issued: Family<KindLabel, Counter>,
+}
+
+/// Actions that issue credentials, and the kind they count under.
+fn issuance_kind(action: &str) -> Option<&'static str> {
+    match action {
+        "CreateAccessKey" => Some("access_key"),
+        "AssumeRole" => Some("role_session"),
+        "GetSessionToken" => Some("session_token"),
+        "Login" => Some("login_session"),
+        _ => None,
+    }
+}
+
+/// Bounds the label space: only known action names become labels.
+fn action_label(action: &str) -> String {
+    if action.len() <= 64 && action.bytes().all(|b| b.is_ascii_alphanumeric()) && !action.is_empty()
+    {
+        action.to_owned()
+    } else {
+        "other".to_owned()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("iamvault");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<ActionLabel, Histogram>::new_with_constructor(|| {
+            // 50 µs … ~1.6 s.
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+        });
+        let issued = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests by action and outcome (AWS error code or ok)",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Request latency by action",
+            latency.clone(),
+        );
+        registry.register(
+            "credentials_issued",
+            "Credentials issued by kind",
+            issued.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            issued,
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one request.
+    pub fn observe(&self, action: &str, outcome: &str, seconds: f64) {
+        let action = action_label(action);
+        self.requests
+            .get_or_create(&RequestLabels {
+                action: action.clone(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&ActionLabel {
+                action: action.clone(),
+            })
+            .observe(seconds);
+        if let Some(kind) = issuance_kind(&action).filter(|_| outcome == "ok") {
+            self.issued
+                .get_or_create(&KindLabel {
+                    kind: kind.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts() {
+        let m = Metrics::default();
+        m.observe("CreateAccessKey", "ok", 0.001);
+        m.observe("ListUsers", "AccessDenied", 0.002);
+        m.observe("<script>", "ok", 0.002);
+        let t = m.render();
+        assert!(
+            t.contains(r#"iamvault_requests_total{action="CreateAccessKey",outcome="ok"} 1"#),
+            "{t}"
+        );
+        assert!(
+            t.contains(r#"iamvault_credentials_issued_total{kind="access_key"} 1"#),
+            "{t}"
+        );
+        assert!(t.contains(r#"action="other""#), "{t}");
+        assert!(
+            t.contains("iamvault_request_duration_seconds_bucket"),
+            "{t}"
+        );
+    }
+}
