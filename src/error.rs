@@ -36,6 +36,22 @@ pub enum Error {
     /// The caller is not allowed to do this.
     #[error("{0}")]
     AccessDenied(String),
+    /// A new password breaks the account password policy; the message names every rule.
+    #[error("{0}")]
+    PasswordPolicyViolation(String),
+    /// An MFA code was wrong, malformed or already used.
+    #[error("{0}")]
+    InvalidAuthenticationCode(String),
+    /// Sign-in failed. One message for every cause (unknown user, wrong password or code,
+    /// locked, disabled): the real cause goes to the audit log only.
+    #[error("authentication failed")]
+    AuthenticationFailed,
+    /// The password and code were right, but the password must be changed first.
+    #[error("{0}")]
+    PasswordChangeRequired(String),
+    /// No credential report has been generated.
+    #[error("{0}")]
+    ReportNotPresent(String),
     /// The vault is not set up, or its files are unusable.
     #[error("{0}")]
     Config(String),
@@ -64,6 +80,11 @@ impl Error {
             Error::InvalidInput(_) => (400, "InvalidInput"),
             Error::MalformedPolicyDocument(_) => (400, "MalformedPolicyDocument"),
             Error::AccessDenied(_) => (403, "AccessDenied"),
+            Error::PasswordPolicyViolation(_) => (400, "PasswordPolicyViolation"),
+            Error::InvalidAuthenticationCode(_) => (403, "InvalidAuthenticationCode"),
+            Error::AuthenticationFailed => (401, "AuthenticationFailed"),
+            Error::PasswordChangeRequired(_) => (403, "PasswordChangeRequired"),
+            Error::ReportNotPresent(_) => (410, "ReportNotPresent"),
             Error::Config(_) | Error::VaultExists(_) | Error::Internal(_) => {
                 (500, "ServiceFailure")
             }
@@ -80,8 +101,13 @@ impl Error {
     /// input.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::AccessDenied(_) => 2,
-            Error::Validation(_) | Error::InvalidInput(_) | Error::MalformedPolicyDocument(_) => 3,
+            Error::AccessDenied(_)
+            | Error::AuthenticationFailed
+            | Error::InvalidAuthenticationCode(_) => 2,
+            Error::Validation(_)
+            | Error::InvalidInput(_)
+            | Error::MalformedPolicyDocument(_)
+            | Error::PasswordPolicyViolation(_) => 3,
             _ => 1,
         }
     }

@@ -1,0 +1,164 @@
+//! A bounded pool for argon2 work: at most `permits` hashes or verifications run at once,
+//! so a flood of sign-ins queues instead of allocating 19 MiB per request without bound.
+//! It also counts verifications, so tests can check that every sign-in failure path does
+//! the same work (no timing assertion needed).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+
+use super::password::{PasswordParams, hash_password, verify_password};
+use crate::clock::Random;
+use crate::error::{Error, Result};
+use crate::model::SecretString;
+
+/// The pool.
+pub struct HashPool {
+    permits: Mutex<usize>,
+    freed: Condvar,
+    params: PasswordParams,
+    verifications: AtomicU64,
+    dummy: OnceLock<String>,
+}
+
+struct Permit<'a>(&'a HashPool);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.0.permits.lock() {
+            *p += 1;
+        }
+        self.0.freed.notify_one();
+    }
+}
+
+impl HashPool {
+    /// A pool running at most `permits` argon2 computations at once with `params`.
+    pub fn new(permits: usize, params: PasswordParams) -> Self {
+        Self {
+            permits: Mutex::new(permits.max(1)),
+            freed: Condvar::new(),
+            params,
+            verifications: AtomicU64::new(0),
+            dummy: OnceLock::new(),
+        }
+    }
+
+    fn acquire(&self) -> Result<Permit<'_>> {
+        let mut p = self
+            .permits
+            .lock()
+            .map_err(|_| Error::Internal("the hash pool is poisoned".into()))?;
+        while *p == 0 {
+            p = self
+                .freed
+                .wait(p)
+                .map_err(|_| Error::Internal("the hash pool is poisoned".into()))?;
+        }
+        *p -= 1;
+        Ok(Permit(self))
+    }
+
+    /// The parameters new hashes use.
+    pub fn params(&self) -> PasswordParams {
+        self.params
+    }
+
+    /// Hashes a password.
+    pub fn hash(&self, rng: &dyn Random, password: &SecretString) -> Result<String> {
+        let _permit = self.acquire()?;
+        hash_password(rng, password, self.params)
+    }
+
+    /// Verifies a password against a PHC string.
+    pub fn verify(&self, password: &SecretString, phc: &str) -> Result<bool> {
+        let _permit = self.acquire()?;
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        Ok(verify_password(password, phc))
+    }
+
+    /// Verifies against a dummy hash of the same cost and returns false: the work an
+    /// unknown user costs, so that it looks like a wrong password from outside.
+    pub fn verify_dummy(&self, rng: &dyn Random, password: &SecretString) -> Result<bool> {
+        let dummy = match self.dummy.get() {
+            Some(d) => d.clone(),
+            None => {
+                let d = hash_password(
+                    rng,
+                    &SecretString::new("iamvault-dummy-password".into()),
+                    self.params,
+                )?;
+                self.dummy.get_or_init(|| d).clone()
+            }
+        };
+        self.verify(password, &dummy).map(|_| false)
+    }
+
+    /// How many verifications ran so far.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
+    /// True when `phc` was made with other parameters than the pool's (rehash it).
+    pub fn outdated(&self, phc: &str) -> bool {
+        let p = self.params;
+        !phc.starts_with(&format!(
+            "$argon2id$v=19$m={},t={},p={}$",
+            p.m_cost, p.t_cost, p.p_cost
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::TestRandom;
+    use std::sync::Arc;
+
+    fn cheap() -> PasswordParams {
+        PasswordParams {
+            m_cost: 64,
+            t_cost: 1,
+            p_cost: 1,
+        }
+    }
+
+    #[test]
+    fn verifies_counts_and_detects_outdated_hashes() {
+        let pool = HashPool::new(2, cheap());
+        let rng = TestRandom::new(1);
+        let pw = SecretString::new("pw".into());
+        let h = pool.hash(&rng, &pw).unwrap();
+        assert!(pool.verify(&pw, &h).unwrap());
+        assert!(!pool.verify_dummy(&rng, &pw).unwrap());
+        assert_eq!(pool.verifications(), 2);
+        assert!(!pool.outdated(&h));
+        let other = HashPool::new(
+            1,
+            PasswordParams {
+                m_cost: 128,
+                ..cheap()
+            },
+        );
+        assert!(other.outdated(&h));
+    }
+
+    #[test]
+    fn concurrency_is_bounded() {
+        let pool = Arc::new(HashPool::new(1, cheap()));
+        let rng = Arc::new(TestRandom::new(2));
+        let h = pool
+            .hash(rng.as_ref(), &SecretString::new("x".into()))
+            .unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (pool, h) = (Arc::clone(&pool), h.clone());
+                std::thread::spawn(move || pool.verify(&SecretString::new("x".into()), &h).unwrap())
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap());
+        }
+        assert_eq!(*pool.permits.lock().unwrap(), 1);
+        assert_eq!(pool.verifications(), 8);
+    }
+}
