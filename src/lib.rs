@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod error;
 pub mod model;
 pub mod policy;
+pub mod report;
 pub mod service;
 pub mod sigv4;
 pub mod store;

@@ -140,6 +140,7 @@ impl Vault {
             store,
             keys: KeyRing::derive(&master)?,
             compiled: super::authz::CompiledCache::default(),
+            hashes: crate::auth::HashPool::new(super::hash_permits(), opts.password_params),
             env: env.clone(),
             data_dir: Some(data_dir.to_owned()),
         };

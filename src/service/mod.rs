@@ -7,9 +7,12 @@ mod builtin;
 mod groups;
 mod init;
 mod keys;
+mod mfa;
 mod policies;
 mod profiles;
+mod reports;
 mod roles;
+mod signin;
 mod simulate;
 mod types;
 mod users;
@@ -30,6 +33,9 @@ pub use init::{ADMIN_USER, BOOTSTRAP_CREDENTIALS_FILE, InitOptions, InitOutput, 
 pub use keys::{MAX_KEYS_PER_USER, parse_status};
 pub use policies::{DocumentKind, PolicyScope};
 pub use roles::{MAX_SESSION_RANGE, NewRole};
+pub use mfa::{MAX_MFA_DEVICES, MfaDevice, NewVirtualMfaDevice, VirtualMfaDevice};
+pub use reports::{CredentialReport, REPORT_MAX_AGE};
+pub use signin::{LockoutSettings, LoginProfile, SignIn};
 pub use simulate::{
     MatchedStatementOut, SimulationInput, SimulationResult, context_value, parse_context_entry,
 };
@@ -87,8 +93,14 @@ pub struct Vault {
     store: Store,
     keys: KeyRing,
     compiled: authz::CompiledCache,
+    hashes: crate::auth::HashPool,
     env: Env,
     data_dir: Option<PathBuf>,
+}
+
+/// Concurrent argon2 computations allowed: one per core, so a login flood queues.
+fn hash_permits() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
 impl Vault {
@@ -106,6 +118,7 @@ impl Vault {
             store: Store::open(&db)?,
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
+            hashes: crate::auth::HashPool::new(hash_permits(), crate::auth::PasswordParams::default()),
             env,
             data_dir: Some(data_dir.to_owned()),
         })
@@ -118,9 +131,21 @@ impl Vault {
             store: Store::open_in_memory()?,
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
+            hashes: crate::auth::HashPool::new(hash_permits(), crate::auth::PasswordParams::default()),
             env,
             data_dir: None,
         })
+    }
+
+    /// Uses `params` for new password hashes (tests use cheap ones; outdated hashes are
+    /// rehashed at the next successful sign-in).
+    pub fn set_password_params(&mut self, params: crate::auth::PasswordParams) {
+        self.hashes = crate::auth::HashPool::new(hash_permits(), params);
+    }
+
+    /// The argon2 pool (its verification count is what the enumeration tests compare).
+    pub fn hash_pool(&self) -> &crate::auth::HashPool {
+        &self.hashes
     }
 
     /// The data directory, if the vault lives on disk.

@@ -24,6 +24,11 @@ fn ser_time<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_str(&iso8601(t))
 }
 
+/// [`iso8601`] as a serde serializer, for result types elsewhere in `service`.
+pub(crate) fn ser_time_pub<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    ser_time(t, s)
+}
+
 fn ser_opt_time<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => s.serialize_str(&iso8601(t)),

@@ -277,8 +277,16 @@ impl Vault {
         let groups = tx.groups_for_user(&row.user_id)?;
         let attached = tx.attached(EntityKind::User, &row.user_id)?;
         let inline = tx.inline_policies(EntityKind::User, &row.user_id)?;
+        let login = tx.login_profile(&row.user_id)?.is_some();
+        let mfa = tx.mfa_devices_for_user(&row.user_id)?;
         if !force {
             let mut what = Vec::new();
+            if login {
+                what.push("login profile");
+            }
+            if !mfa.is_empty() {
+                what.push("MFA devices");
+            }
             if !keys.is_empty() {
                 what.push("access keys");
             }
@@ -310,6 +318,13 @@ impl Vault {
         for p in &inline {
             tx.delete_inline(EntityKind::User, &row.user_id, &p.name.to_ascii_lowercase())?;
         }
+        tx.delete_login_profile(&row.user_id)?;
+        for d in &mfa {
+            // A forced delete removes the user's virtual devices with it.
+            tx.delete_mfa_device(&d.serial_number)?;
+        }
+        tx.clear_password_history(&row.user_id)?;
+        tx.clear_lockout(&row.account_id, &row.name.to_ascii_lowercase())?;
         tx.delete_user(&row.user_id)?;
         tx.commit()
     }

@@ -1,0 +1,477 @@
+//! Login profiles, the account password policy, password changes, lockout, and
+//! `sign_in`.
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use super::users::{arn_for, require_user};
+use super::{Caller, CallerKind, RequestContext, Vault, name, no_such};
+use crate::auth::password_policy::{password_expired, PasswordPolicy, PasswordPolicyUpdate, PasswordRules};
+use crate::auth::totp;
+use crate::crypto::Purpose;
+use crate::error::{Error, Result};
+use crate::model::{AccountId, NameKind, SecretString};
+use crate::store::{LockoutRow, LoginProfileRow, ReadTx, UserRow, WriteTx};
+
+/// Lockout settings of the vault: after `threshold` failures within `window`, a name is
+/// locked for `lock_period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LockoutSettings {
+    /// Failures allowed within the window.
+    pub threshold: u32,
+    /// The counting window, seconds.
+    pub window_secs: i64,
+    /// How long a lock lasts, seconds.
+    pub lock_period_secs: i64,
+}
+
+impl Default for LockoutSettings {
+    fn default() -> Self {
+        Self {
+            threshold: 10,
+            window_secs: 15 * 60,
+            lock_period_secs: 15 * 60,
+        }
+    }
+}
+
+/// GetLoginProfile's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoginProfile {
+    /// The user.
+    pub user_name: String,
+    /// Creation time.
+    #[serde(serialize_with = "super::types::ser_time_pub")]
+    pub create_date: OffsetDateTime,
+    /// Must change at next sign-in.
+    pub password_reset_required: bool,
+}
+
+/// A successful sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// The user who signed in.
+    pub user: UserRow,
+    /// Whether an MFA code was checked.
+    pub mfa_present: bool,
+    /// When (the sign-in time) the MFA code was checked.
+    pub mfa_time: Option<OffsetDateTime>,
+}
+
+pub(super) fn mfa_aad(serial: &str) -> Vec<u8> {
+    format!("iamvault/mfa-seed/v1|{serial}").into_bytes()
+}
+
+impl Vault {
+    // ---- settings ----
+
+    /// The lockout settings (`serve` reads them from the store).
+    pub fn lockout_settings(&self) -> Result<LockoutSettings> {
+        let tx = self.store().read()?;
+        let d = LockoutSettings::default();
+        let get = |k: &str, dflt: i64| -> Result<i64> {
+            Ok(tx.meta(k)?.and_then(|v| v.parse().ok()).unwrap_or(dflt))
+        };
+        Ok(LockoutSettings {
+            threshold: u32::try_from(get("lockout.threshold", i64::from(d.threshold))?).unwrap_or(d.threshold),
+            window_secs: get("lockout.window_secs", d.window_secs)?,
+            lock_period_secs: get("lockout.lock_period_secs", d.lock_period_secs)?,
+        })
+    }
+
+    /// Changes the lockout settings (account root only).
+    pub fn set_lockout_settings(&self, caller: &Caller, s: LockoutSettings) -> Result<()> {
+        if caller.kind != CallerKind::Root {
+            return Err(Error::AccessDenied("only the account root may change vault settings".into()));
+        }
+        if s.threshold == 0 || s.threshold > 1000 || !(1..=86_400).contains(&s.window_secs) || !(1..=86_400 * 30).contains(&s.lock_period_secs) {
+            return Err(Error::InvalidInput(
+                "lockout threshold must be 1-1000, window 1-86400 s, lock period 1-2592000 s".into(),
+            ));
+        }
+        let tx = self.store().write()?;
+        tx.set_meta("lockout.threshold", &s.threshold.to_string())?;
+        tx.set_meta("lockout.window_secs", &s.window_secs.to_string())?;
+        tx.set_meta("lockout.lock_period_secs", &s.lock_period_secs.to_string())?;
+        tx.commit()
+    }
+
+    // ---- password policy ----
+
+    pub(super) fn password_policy_of(&self, tx: &ReadTx<'_>, account: &str) -> Result<Option<PasswordPolicy>> {
+        tx.password_policy(account)?
+            .map(|j| serde_json::from_str(&j).map_err(|e| Error::Internal(format!("stored password policy is unreadable: {e}"))))
+            .transpose()
+    }
+
+    fn rules_for(&self, tx: &ReadTx<'_>, account: &str) -> Result<(PasswordRules, Option<PasswordPolicy>)> {
+        let p = self.password_policy_of(tx, account)?;
+        Ok((p.as_ref().map_or_else(PasswordRules::aws_default, PasswordPolicy::rules), p))
+    }
+
+    /// GetAccountPasswordPolicy. `NoSuchEntity` when none is set, as in AWS.
+    pub fn get_account_password_policy(&self, caller: &Caller, ctx: &RequestContext) -> Result<PasswordPolicy> {
+        let tx = self.store().read()?;
+        self.authorize(&tx, caller, "iam:GetAccountPasswordPolicy", "*", ctx)?;
+        self.password_policy_of(&tx, caller.account.as_str())?.ok_or_else(|| {
+            Error::NoSuchEntity(format!(
+                "The Password Policy with domain name {} cannot be found.",
+                caller.account
+            ))
+        })
+    }
+
+    /// UpdateAccountPasswordPolicy: replaces the whole policy; omitted fields take their
+    /// defaults.
+    pub fn update_account_password_policy(&self, caller: &Caller, ctx: &RequestContext, u: &PasswordPolicyUpdate) -> Result<PasswordPolicy> {
+        let tx = self.store().write()?;
+        self.authorize(&tx, caller, "iam:UpdateAccountPasswordPolicy", "*", ctx)?;
+        let p = PasswordPolicy::from_update(u)?;
+        let json = serde_json::to_string(&p).map_err(|e| Error::Internal(format!("cannot store the policy: {e}")))?;
+        tx.set_password_policy(caller.account.as_str(), Some(&json))?;
+        tx.commit()?;
+        Ok(p)
+    }
+
+    /// DeleteAccountPasswordPolicy.
+    pub fn delete_account_password_policy(&self, caller: &Caller, ctx: &RequestContext) -> Result<()> {
+        let tx = self.store().write()?;
+        self.authorize(&tx, caller, "iam:DeleteAccountPasswordPolicy", "*", ctx)?;
+        if !tx.set_password_policy(caller.account.as_str(), None)? {
+            return Err(Error::NoSuchEntity(format!(
+                "The account policy with name {} cannot be found.",
+                caller.account
+            )));
+        }
+        tx.commit()
+    }
+
+    // ---- login profiles ----
+
+    /// Checks a new password against the rules and, when the policy says so, the last N
+    /// passwords of `principal_id`.
+    fn check_new_password(
+        &self,
+        tx: &ReadTx<'_>,
+        account: &str,
+        principal_id: &str,
+        user_name: Option<&str>,
+        password: &SecretString,
+    ) -> Result<Option<PasswordPolicy>> {
+        let (rules, policy) = self.rules_for(tx, account)?;
+        rules.check(password.expose(), user_name)?;
+        if let Some(n) = policy.as_ref().and_then(|p| p.password_reuse_prevention) {
+            for old in tx.password_history(principal_id, n)? {
+                if self.hashes.verify(password, &old)? {
+                    return Err(Error::PasswordPolicyViolation(format!(
+                        "Password does not conform to the account password policy: it must differ from the last {n} passwords."
+                    )));
+                }
+            }
+        }
+        Ok(policy)
+    }
+
+    fn set_user_password(&self, tx: &WriteTx<'_>, user: &UserRow, password: &SecretString, reset_required: bool, created: Option<OffsetDateTime>) -> Result<()> {
+        let now = self.now();
+        let hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
+        tx.put_login_profile(&LoginProfileRow {
+            user_id: user.user_id.clone(),
+            password_hash: hash.clone(),
+            password_reset_required: reset_required,
+            created_at: created.unwrap_or(now),
+            password_changed_at: now,
+            password_last_used: None,
+        })?;
+        tx.push_password_history(&user.user_id, &hash, now)
+    }
+
+    /// CreateLoginProfile: gives a user a console password.
+    pub fn create_login_profile(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+        password: &SecretString,
+        reset_required: bool,
+    ) -> Result<LoginProfile> {
+        let n = name(NameKind::User, user_name)?;
+        let tx = self.store().write()?;
+        let found = tx.user(caller.account.as_str(), n.canonical())?;
+        self.authorize(&tx, caller, "iam:CreateLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
+        if tx.login_profile(&user.user_id)?.is_some() {
+            return Err(Error::EntityAlreadyExists(format!("Login Profile for user {} already exists.", user.name)));
+        }
+        self.check_new_password(&tx, &user.account_id, &user.user_id, Some(&user.name), password)?;
+        self.set_user_password(&tx, &user, password, reset_required, None)?;
+        let p = tx
+            .login_profile(&user.user_id)?
+            .ok_or_else(|| Error::Internal("login profile vanished".into()))?;
+        tx.commit()?;
+        Ok(LoginProfile {
+            user_name: user.name,
+            create_date: p.created_at,
+            password_reset_required: p.password_reset_required,
+        })
+    }
+
+    /// GetLoginProfile.
+    pub fn get_login_profile(&self, caller: &Caller, ctx: &RequestContext, user_name: &str) -> Result<LoginProfile> {
+        let n = name(NameKind::User, user_name)?;
+        let tx = self.store().read()?;
+        let found = tx.user(caller.account.as_str(), n.canonical())?;
+        self.authorize(&tx, caller, "iam:GetLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
+        let p = tx
+            .login_profile(&user.user_id)?
+            .ok_or_else(|| Error::NoSuchEntity(format!("Login Profile for User {} cannot be found.", user.name)))?;
+        Ok(LoginProfile {
+            user_name: user.name,
+            create_date: p.created_at,
+            password_reset_required: p.password_reset_required,
+        })
+    }
+
+    /// UpdateLoginProfile: an administrator sets a new password and/or the reset flag.
+    pub fn update_login_profile(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+        password: Option<&SecretString>,
+        reset_required: Option<bool>,
+    ) -> Result<()> {
+        let n = name(NameKind::User, user_name)?;
+        let tx = self.store().write()?;
+        let found = tx.user(caller.account.as_str(), n.canonical())?;
+        self.authorize(&tx, caller, "iam:UpdateLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
+        let mut p = tx
+            .login_profile(&user.user_id)?
+            .ok_or_else(|| Error::NoSuchEntity(format!("Login Profile for User {} cannot be found.", user.name)))?;
+        match password {
+            Some(pw) => {
+                self.check_new_password(&tx, &user.account_id, &user.user_id, Some(&user.name), pw)?;
+                self.set_user_password(&tx, &user, pw, reset_required.unwrap_or(p.password_reset_required), Some(p.created_at))?;
+            }
+            None => {
+                if let Some(r) = reset_required {
+                    p.password_reset_required = r;
+                    tx.put_login_profile(&p)?;
+                }
+            }
+        }
+        // An administrator's reset also lifts a lockout.
+        tx.clear_lockout(&user.account_id, &user.name.to_ascii_lowercase())?;
+        tx.commit()
+    }
+
+    /// DeleteLoginProfile: removes the console password.
+    pub fn delete_login_profile(&self, caller: &Caller, ctx: &RequestContext, user_name: &str) -> Result<()> {
+        let n = name(NameKind::User, user_name)?;
+        let tx = self.store().write()?;
+        let found = tx.user(caller.account.as_str(), n.canonical())?;
+        self.authorize(&tx, caller, "iam:DeleteLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
+        if !tx.delete_login_profile(&user.user_id)? {
+            return Err(Error::NoSuchEntity(format!("Login Profile for User {} cannot be found.", user.name)));
+        }
+        tx.commit()
+    }
+
+    /// ChangePassword: a user changes its own password with the old one. Allowed by
+    /// `iam:ChangePassword` on itself, or by the policy's `AllowUsersToChangePassword`
+    /// without any other policy. The root user changes the root password.
+    pub fn change_password(&self, caller: &Caller, ctx: &RequestContext, old: &SecretString, new: &SecretString) -> Result<()> {
+        let tx = self.store().write()?;
+        match &caller.kind {
+            CallerKind::Root => {
+                let hash = tx
+                    .root_password_hash(caller.account.as_str())?
+                    .ok_or_else(|| Error::InvalidInput("the root user has no password".into()))?;
+                if !self.hashes.verify(old, &hash)? {
+                    return Err(Error::InvalidInput("The old password is incorrect.".into()));
+                }
+                self.check_new_password(&tx, caller.account.as_str(), caller.account.as_str(), None, new)?;
+                let h = self.hashes.hash(self.env.rng.as_ref(), new)?;
+                tx.set_root_password(caller.account.as_str(), &h, self.now())?;
+                tx.push_password_history(caller.account.as_str(), &h, self.now())?;
+                tx.commit()
+            }
+            CallerKind::User { user_id, .. } => {
+                let user = tx.user_by_id(user_id)?.ok_or_else(|| no_such("user", &caller.arn))?;
+                let policy = self.password_policy_of(&tx, &user.account_id)?;
+                let self_service = policy.as_ref().is_some_and(|p| p.allow_users_to_change_password);
+                if !self_service {
+                    self.authorize(&tx, caller, "iam:ChangePassword", &caller.arn, ctx)?;
+                }
+                let p = tx
+                    .login_profile(&user.user_id)?
+                    .ok_or_else(|| Error::NoSuchEntity(format!("Login Profile for User {} cannot be found.", user.name)))?;
+                if !self.hashes.verify(old, &p.password_hash)? {
+                    return Err(Error::InvalidInput("The old password is incorrect.".into()));
+                }
+                self.check_new_password(&tx, &user.account_id, &user.user_id, Some(&user.name), new)?;
+                self.set_user_password(&tx, &user, new, false, Some(p.created_at))?;
+                tx.commit()
+            }
+        }
+    }
+
+    // ---- lockout and sign-in ----
+
+    /// Reserves one attempt for a canonical name, or refuses it when the name is locked or
+    /// the threshold is reached. The read and the increment happen in one IMMEDIATE
+    /// transaction, so parallel attempts never pass the threshold.
+    fn reserve_attempt(&self, account: &str, canon: &str, s: LockoutSettings) -> Result<bool> {
+        let now = self.now();
+        let tx = self.store().write()?;
+        let mut row = tx.lockout(account, canon)?;
+        if row.locked_until.is_some_and(|t| t > now) {
+            return Ok(false);
+        }
+        let window_open = row.window_start.is_some_and(|w| now - w < Duration::seconds(s.window_secs));
+        if !window_open {
+            row = LockoutRow {
+                failures: 0,
+                window_start: Some(now),
+                locked_until: None,
+            };
+        }
+        if row.failures >= s.threshold {
+            row.locked_until = Some(now + Duration::seconds(s.lock_period_secs));
+            tx.put_lockout(account, canon, &row)?;
+            tx.commit()?;
+            tracing::warn!(account, "sign-in locked after repeated failures");
+            return Ok(false);
+        }
+        row.failures += 1;
+        tx.put_lockout(account, canon, &row)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Clears the lockout counter of a user (`iamvault user unlock`).
+    pub fn unlock_user(&self, caller: &Caller, ctx: &RequestContext, user_name: &str) -> Result<bool> {
+        let n = name(NameKind::User, user_name)?;
+        let tx = self.store().write()?;
+        let found = tx.user(caller.account.as_str(), n.canonical())?;
+        self.authorize(&tx, caller, "iam:UpdateLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        let cleared = tx.clear_lockout(caller.account.as_str(), n.canonical())?;
+        tx.commit()?;
+        tracing::info!(account = %caller.account, "sign-in lock cleared by an administrator");
+        Ok(cleared)
+    }
+
+    /// Signs a user in with a password and, once MFA is enabled for the user, a TOTP code.
+    ///
+    /// Every failure — unknown user, wrong password, wrong or replayed code, locked, no
+    /// console password — returns the same [`Error::AuthenticationFailed`] after the same
+    /// argon2 work (one verification; an unknown user is checked against a dummy hash).
+    /// [`Error::PasswordChangeRequired`] comes only after the password and code were right.
+    pub fn sign_in(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+        password: &SecretString,
+        code: Option<&str>,
+        new_password: Option<&SecretString>,
+    ) -> Result<SignIn> {
+        let settings = self.lockout_settings()?;
+        // Canonicalise once, at the edge; a malformed name is just an unknown user.
+        let canon = name(NameKind::User, user_name).map(|n| n.canonical().to_owned()).ok();
+        let reserved = match &canon {
+            Some(c) => self.reserve_attempt(account.as_str(), c, settings)?,
+            None => true,
+        };
+        let found = match (&canon, reserved) {
+            (Some(c), true) => {
+                let tx = self.store().read()?;
+                match tx.user(account.as_str(), c)? {
+                    Some(u) => tx.login_profile(&u.user_id)?.map(|p| (u, p)),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        let Some((user, profile)) = found else {
+            self.hashes.verify_dummy(self.env.rng.as_ref(), password)?;
+            return Err(Error::AuthenticationFailed);
+        };
+        if !self.hashes.verify(password, &profile.password_hash)? {
+            return Err(Error::AuthenticationFailed);
+        }
+        let now = self.now();
+        // MFA, once enabled, is required.
+        let devices = self.store().read()?.mfa_devices_for_user(&user.user_id)?;
+        let mut mfa_present = false;
+        if !devices.is_empty() {
+            let Some(code) = code else {
+                return Err(Error::AuthenticationFailed);
+            };
+            let mut ok = false;
+            for d in &devices {
+                let seed = self
+                    .keys
+                    .sealer(Purpose::TotpSeed)
+                    .open(&mfa_aad(&d.serial_number), &d.sealed_seed)?;
+                if let Ok(step) = totp::verify(seed.expose(), code, now, d.last_step) {
+                    // Persist the step only if nobody accepted it (or a later one) first.
+                    let tx = self.store().write()?;
+                    let advanced = tx.advance_mfa_step(&d.serial_number, step)?;
+                    tx.commit()?;
+                    if advanced {
+                        ok = true;
+                        break;
+                    }
+                }
+            }
+            if !ok {
+                return Err(Error::AuthenticationFailed);
+            }
+            mfa_present = true;
+        }
+        // Success so far: the failure counter resets and an outdated hash is upgraded.
+        let tx = self.store().write()?;
+        tx.clear_lockout(account.as_str(), &user.name.to_ascii_lowercase())?;
+        let policy = self.password_policy_of(&tx, account.as_str())?;
+        let expired = password_expired(policy.as_ref(), profile.password_changed_at, now);
+        if expired || profile.password_reset_required {
+            let Some(new) = new_password else {
+                tx.commit()?;
+                return Err(Error::PasswordChangeRequired(if expired {
+                    "Your password has expired; set a new one.".into()
+                } else {
+                    "You must change your password before signing in.".into()
+                }));
+            };
+            if expired && !profile.password_reset_required && policy.as_ref().is_some_and(|p| p.hard_expiry) {
+                tx.commit()?;
+                return Err(Error::PasswordChangeRequired(
+                    "Your password has expired and the password policy requires an administrator to reset it.".into(),
+                ));
+            }
+            self.check_new_password(&tx, &user.account_id, &user.user_id, Some(&user.name), new)?;
+            self.set_user_password(&tx, &user, new, false, Some(profile.created_at))?;
+        } else if self.hashes.outdated(&profile.password_hash) {
+            let mut p = profile.clone();
+            p.password_hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
+            tx.put_login_profile(&p)?;
+        }
+        tx.touch_login_profile(&user.user_id, now)?;
+        tx.commit()?;
+        Ok(SignIn {
+            user,
+            mfa_present,
+            mfa_time: mfa_present.then_some(now),
+        })
+    }
+
+    /// Requires that a named user exists (for the CLI's messages).
+    pub fn require_user_named(&self, caller: &Caller, user_name: &str) -> Result<UserRow> {
+        let n = name(NameKind::User, user_name)?;
+        require_user(&self.store().read()?, &caller.account, &n)
+    }
+}
