@@ -17,6 +17,7 @@ pub struct HashPool {
     freed: Condvar,
     params: PasswordParams,
     verifications: AtomicU64,
+    real_verifications: AtomicU64,
     dummy: OnceLock<String>,
 }
 
@@ -39,6 +40,7 @@ impl HashPool {
             freed: Condvar::new(),
             params,
             verifications: AtomicU64::new(0),
+            real_verifications: AtomicU64::new(0),
             dummy: OnceLock::new(),
         }
     }
@@ -71,6 +73,11 @@ impl HashPool {
 
     /// Verifies a password against a PHC string.
     pub fn verify(&self, password: &SecretString, phc: &str) -> Result<bool> {
+        self.real_verifications.fetch_add(1, Ordering::Relaxed);
+        self.verify_inner(password, phc)
+    }
+
+    fn verify_inner(&self, password: &SecretString, phc: &str) -> Result<bool> {
         let _permit = self.acquire()?;
         self.verifications.fetch_add(1, Ordering::Relaxed);
         Ok(verify_password(password, phc))
@@ -90,12 +97,17 @@ impl HashPool {
                 self.dummy.get_or_init(|| d).clone()
             }
         };
-        self.verify(password, &dummy).map(|_| false)
+        self.verify_inner(password, &dummy).map(|_| false)
     }
 
-    /// How many verifications ran so far.
+    /// How many verifications ran so far, real and dummy alike.
     pub fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
+    }
+
+    /// How many verifications ran against a real (stored) hash.
+    pub fn real_verifications(&self) -> u64 {
+        self.real_verifications.load(Ordering::Relaxed)
     }
 
     /// True when `phc` was made with other parameters than the pool's (rehash it).

@@ -104,20 +104,32 @@ fn field(v: &str) -> String {
 fn row(u: &ReportUser) -> Vec<String> {
     let na = || "N/A".to_owned();
     let mut r = vec![
-        if u.is_root { "<root_account>".to_owned() } else { u.name.clone() },
+        if u.is_root {
+            "<root_account>".to_owned()
+        } else {
+            u.name.clone()
+        },
         u.arn.clone(),
         time(&u.created),
     ];
     if u.is_root {
         r.push("not_supported".into());
-        r.push(u.root_password_last_used.as_ref().map_or_else(|| "no_information".into(), time));
+        r.push(
+            u.root_password_last_used
+                .as_ref()
+                .map_or_else(|| "no_information".into(), time),
+        );
         r.push("not_supported".into());
         r.push("not_supported".into());
     } else {
         match &u.password {
             Some(p) => {
                 r.push(b(true));
-                r.push(p.last_used.as_ref().map_or_else(|| "no_information".into(), time));
+                r.push(
+                    p.last_used
+                        .as_ref()
+                        .map_or_else(|| "no_information".into(), time),
+                );
                 r.push(time(&p.last_changed));
                 r.push(p.next_rotation.as_ref().map_or_else(na, time));
             }
@@ -166,7 +178,13 @@ pub fn render(users: &[ReportUser]) -> String {
     let mut out = COLUMNS.join(",");
     out.push('\n');
     for u in users {
-        out.push_str(&row(u).iter().map(|v| field(v)).collect::<Vec<_>>().join(","));
+        out.push_str(
+            &row(u)
+                .iter()
+                .map(|v| field(v))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         out.push('\n');
     }
     out
@@ -228,10 +246,22 @@ mod tests {
             },
         ]);
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated");
-        assert_eq!(lines[1], "<root_account>,arn:aws:iam::123456789012:root,2026-01-02T03:04:05+00:00,not_supported,no_information,not_supported,not_supported,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A");
-        assert_eq!(lines[2], "alice,arn:aws:iam::123456789012:user/alice,2026-01-02T03:04:05+00:00,true,no_information,2026-01-02T03:04:05+00:00,N/A,true,true,2026-01-02T03:04:05+00:00,2026-01-02T03:04:05+00:00,us-east-1,iam,false,2026-01-02T03:04:05+00:00,N/A,N/A,N/A,false,N/A,false,N/A");
-        assert_eq!(lines[3], "bob,arn:aws:iam::123456789012:user/bob,2026-01-02T03:04:05+00:00,false,N/A,N/A,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A");
+        assert_eq!(
+            lines[0],
+            "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
+        );
+        assert_eq!(
+            lines[1],
+            "<root_account>,arn:aws:iam::123456789012:root,2026-01-02T03:04:05+00:00,not_supported,no_information,not_supported,not_supported,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+        );
+        assert_eq!(
+            lines[2],
+            "alice,arn:aws:iam::123456789012:user/alice,2026-01-02T03:04:05+00:00,true,no_information,2026-01-02T03:04:05+00:00,N/A,true,true,2026-01-02T03:04:05+00:00,2026-01-02T03:04:05+00:00,us-east-1,iam,false,2026-01-02T03:04:05+00:00,N/A,N/A,N/A,false,N/A,false,N/A"
+        );
+        assert_eq!(
+            lines[3],
+            "bob,arn:aws:iam::123456789012:user/bob,2026-01-02T03:04:05+00:00,false,N/A,N/A,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+        );
         for l in &lines {
             assert_eq!(l.split(',').count(), 22, "{l}");
         }

@@ -171,8 +171,14 @@ pub fn check(input: &DoctorInput) -> Vec<Finding> {
                 out.push(Finding {
                     id: "access-key-unused",
                     severity: Severity::Medium,
-                    message: format!("access key {} of user `{}` has not been used for 90 days", k.id, u.name),
-                    fix: format!("iamvault access-key update --user {} {} --status Inactive", u.name, k.id),
+                    message: format!(
+                        "access key {} of user `{}` has not been used for 90 days",
+                        k.id, u.name
+                    ),
+                    fix: format!(
+                        "iamvault access-key update --user {} {} --status Inactive",
+                        u.name, k.id
+                    ),
                 });
             }
         }
@@ -274,23 +280,33 @@ mod tests {
             }],
             direct_policies: 2,
         });
-        assert_eq!(ids(&i), ["user-console-without-mfa", "access-key-old", "user-direct-policies"]);
+        assert_eq!(
+            ids(&i),
+            [
+                "user-console-without-mfa",
+                "access-key-old",
+                "user-direct-policies"
+            ]
+        );
         let mut i = clean(now);
         i.users.push(DoctorUser {
             name: "bo".into(),
             console_password: false,
             mfa: false,
-            keys: vec![DoctorKey {
-                id: "AKIAIDLE".into(),
-                active: true,
-                created: now - Duration::days(10),
-                last_used: None,
-            }, DoctorKey {
-                id: "AKIAIDLE2".into(),
-                active: true,
-                created: now - Duration::days(95),
-                last_used: Some(now - Duration::days(91)),
-            }],
+            keys: vec![
+                DoctorKey {
+                    id: "AKIAIDLE".into(),
+                    active: true,
+                    created: now - Duration::days(10),
+                    last_used: None,
+                },
+                DoctorKey {
+                    id: "AKIAIDLE2".into(),
+                    active: true,
+                    created: now - Duration::days(95),
+                    last_used: Some(now - Duration::days(91)),
+                },
+            ],
             direct_policies: 0,
         });
         assert_eq!(ids(&i), ["access-key-old", "access-key-unused"]);
@@ -304,10 +320,19 @@ mod tests {
         });
         assert_eq!(ids(&i), ["password-policy-weak"]);
         let mut i = clean(now);
-        i.policies.push(("admin".into(), json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})));
-        i.policies.push(("ok".into(), json!({"Statement": {"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}})));
+        i.policies.push((
+            "admin".into(),
+            json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+        ));
+        i.policies.push((
+            "ok".into(),
+            json!({"Statement": {"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}}),
+        ));
         i.roles.push(("open".into(), json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})));
         i.roles.push(("guarded".into(), json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "x"}}}]})));
-        assert_eq!(ids(&i), ["policy-allows-everything", "role-trusts-everyone"]);
+        assert_eq!(
+            ids(&i),
+            ["policy-allows-everything", "role-trusts-everyone"]
+        );
     }
 }

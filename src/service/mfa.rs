@@ -37,7 +37,10 @@ impl Serialize for NewVirtualMfaDevice {
         st.serialize_field("SerialNumber", &self.serial_number)?;
         // AWS returns the base32 seed and the PNG base64-encoded (blob fields).
         let b64 = base64::engine::general_purpose::STANDARD;
-        st.serialize_field("Base32StringSeed", &b64.encode(totp::seed_base32(&self.seed)))?;
+        st.serialize_field(
+            "Base32StringSeed",
+            &b64.encode(totp::seed_base32(&self.seed)),
+        )?;
         st.serialize_field("QRCodePNG", &b64.encode(&self.qr_png))?;
         st.end()
     }
@@ -80,12 +83,25 @@ fn owner(caller: &Caller, user_name: Option<&str>) -> Option<String> {
 }
 
 impl Vault {
-    fn resolve_owner(&self, tx: &crate::store::ReadTx<'_>, caller: &Caller, ctx: &RequestContext, action: &str, user_name: Option<&str>) -> Result<Option<UserRow>> {
+    fn resolve_owner(
+        &self,
+        tx: &crate::store::ReadTx<'_>,
+        caller: &Caller,
+        ctx: &RequestContext,
+        action: &str,
+        user_name: Option<&str>,
+    ) -> Result<Option<UserRow>> {
         match owner(caller, user_name) {
             Some(u) => {
                 let n = name(NameKind::User, &u)?;
                 let found = tx.user(caller.account.as_str(), n.canonical())?;
-                self.authorize(tx, caller, action, &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+                self.authorize(
+                    tx,
+                    caller,
+                    action,
+                    &arn_for(&caller.account, found.as_ref(), &n),
+                    ctx,
+                )?;
                 Ok(Some(found.ok_or_else(|| no_such("user", n.as_str()))?))
             }
             None => {
@@ -95,10 +111,19 @@ impl Vault {
         }
     }
 
-    fn device(&self, tx: &crate::store::ReadTx<'_>, caller: &Caller, serial: &str) -> Result<MfaDeviceRow> {
+    fn device(
+        &self,
+        tx: &crate::store::ReadTx<'_>,
+        caller: &Caller,
+        serial: &str,
+    ) -> Result<MfaDeviceRow> {
         tx.mfa_device(serial)?
             .filter(|d| d.account_id == caller.account.as_str())
-            .ok_or_else(|| Error::NoSuchEntity(format!("MFA device with serial number {serial} does not exist.")))
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!(
+                    "MFA device with serial number {serial} does not exist."
+                ))
+            })
     }
 
     /// CreateVirtualMFADevice.
@@ -115,18 +140,24 @@ impl Vault {
                 device_name.escape_default()
             ))
         })?;
-        let path = path.map(PolicyPath::parse).transpose()?.unwrap_or_else(PolicyPath::root);
+        let path = path
+            .map(PolicyPath::parse)
+            .transpose()?
+            .unwrap_or_else(PolicyPath::root);
         let serial = format!("arn:aws:iam::{}:mfa{}{}", caller.account, path, n);
         let tx = self.store().write()?;
         self.authorize(&tx, caller, "iam:CreateVirtualMFADevice", &serial, ctx)?;
         if tx.mfa_device(&serial)?.is_some() {
-            return Err(Error::EntityAlreadyExists(format!("MFADevice entity at the same path and name already exists.")));
+            return Err(Error::EntityAlreadyExists(
+                "MFADevice entity at the same path and name already exists.".into(),
+            ));
         }
         let seed = totp::generate_seed(self.env.rng.as_ref())?;
-        let sealed = self
-            .keys
-            .sealer(Purpose::TotpSeed)
-            .seal(self.env.rng.as_ref(), &mfa_aad(&serial), seed.expose())?;
+        let sealed = self.keys.sealer(Purpose::TotpSeed).seal(
+            self.env.rng.as_ref(),
+            &mfa_aad(&serial),
+            seed.expose(),
+        )?;
         tx.insert_mfa_device(&MfaDeviceRow {
             serial_number: serial.clone(),
             account_id: caller.account.to_string(),
@@ -171,11 +202,17 @@ impl Vault {
         let user = self.resolve_owner(&tx, caller, ctx, "iam:EnableMFADevice", user_name)?;
         let d = self.device(&tx, caller, serial)?;
         if d.user_id.is_some() || d.root {
-            return Err(Error::EntityAlreadyExists("MFA Device is already in use.".into()));
+            return Err(Error::EntityAlreadyExists(
+                "MFA Device is already in use.".into(),
+            ));
         }
         let count = match &user {
             Some(u) => tx.mfa_devices_for_user(&u.user_id)?.len(),
-            None => tx.mfa_devices(caller.account.as_str())?.iter().filter(|d| d.root).count(),
+            None => tx
+                .mfa_devices(caller.account.as_str())?
+                .iter()
+                .filter(|d| d.root)
+                .count(),
         };
         if count >= MAX_MFA_DEVICES {
             return Err(Error::LimitExceeded(format!(
@@ -184,7 +221,13 @@ impl Vault {
         }
         let seed = self.seed_of(&d)?;
         let step = totp::verify_consecutive(seed.expose(), code1, code2, self.now(), d.last_step)?;
-        tx.set_mfa_assignment(serial, user.as_ref().map(|u| u.user_id.as_str()), user.is_none(), Some(self.now()), Some(step))?;
+        tx.set_mfa_assignment(
+            serial,
+            user.as_ref().map(|u| u.user_id.as_str()),
+            user.is_none(),
+            Some(self.now()),
+            Some(step),
+        )?;
         tx.commit()
     }
 
@@ -206,18 +249,28 @@ impl Vault {
             None => d.root,
         };
         if !mine {
-            return Err(Error::NoSuchEntity(format!("MFA device {serial} is not enabled for this user.")));
+            return Err(Error::NoSuchEntity(format!(
+                "MFA device {serial} is not enabled for this user."
+            )));
         }
         let seed = self.seed_of(&d)?;
         let step = totp::verify_consecutive(seed.expose(), code1, code2, self.now(), d.last_step)?;
         if !tx.advance_mfa_step(serial, step)? {
-            return Err(Error::InvalidAuthenticationCode("Authentication code for the MFA device is not valid.".into()));
+            return Err(Error::InvalidAuthenticationCode(
+                "Authentication code for the MFA device is not valid.".into(),
+            ));
         }
         tx.commit()
     }
 
     /// DeactivateMFADevice: unassigns a device; it can be enabled again or deleted.
-    pub fn deactivate_mfa_device(&self, caller: &Caller, ctx: &RequestContext, user_name: Option<&str>, serial: &str) -> Result<()> {
+    pub fn deactivate_mfa_device(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: Option<&str>,
+        serial: &str,
+    ) -> Result<()> {
         let tx = self.store().write()?;
         let user = self.resolve_owner(&tx, caller, ctx, "iam:DeactivateMFADevice", user_name)?;
         let d = self.device(&tx, caller, serial)?;
@@ -226,7 +279,9 @@ impl Vault {
             None => d.root,
         };
         if !mine {
-            return Err(Error::NoSuchEntity(format!("MFA device {serial} is not enabled for this user.")));
+            return Err(Error::NoSuchEntity(format!(
+                "MFA device {serial} is not enabled for this user."
+            )));
         }
         // The last accepted step is kept, so re-enabling cannot replay an old code.
         tx.set_mfa_assignment(serial, None, false, None, d.last_step)?;
@@ -234,24 +289,40 @@ impl Vault {
     }
 
     /// DeleteVirtualMFADevice: an enabled device must be deactivated first.
-    pub fn delete_virtual_mfa_device(&self, caller: &Caller, ctx: &RequestContext, serial: &str) -> Result<()> {
+    pub fn delete_virtual_mfa_device(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        serial: &str,
+    ) -> Result<()> {
         let tx = self.store().write()?;
         self.authorize(&tx, caller, "iam:DeleteVirtualMFADevice", serial, ctx)?;
         let d = self.device(&tx, caller, serial)?;
         if d.user_id.is_some() || d.root {
-            return Err(Error::DeleteConflict("MFA device is still in use; deactivate it first.".into()));
+            return Err(Error::DeleteConflict(
+                "MFA device is still in use; deactivate it first.".into(),
+            ));
         }
         tx.delete_mfa_device(serial)?;
         tx.commit()
     }
 
     /// ListMFADevices: the devices enabled for a user (or, locally, the root).
-    pub fn list_mfa_devices(&self, caller: &Caller, ctx: &RequestContext, user_name: Option<&str>) -> Result<Vec<MfaDevice>> {
+    pub fn list_mfa_devices(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: Option<&str>,
+    ) -> Result<Vec<MfaDevice>> {
         let tx = self.store().read()?;
         let user = self.resolve_owner(&tx, caller, ctx, "iam:ListMFADevices", user_name)?;
         let rows = match &user {
             Some(u) => tx.mfa_devices_for_user(&u.user_id)?,
-            None => tx.mfa_devices(caller.account.as_str())?.into_iter().filter(|d| d.root).collect(),
+            None => tx
+                .mfa_devices(caller.account.as_str())?
+                .into_iter()
+                .filter(|d| d.root)
+                .collect(),
         };
         Ok(rows
             .into_iter()
@@ -264,7 +335,12 @@ impl Vault {
     }
 
     /// ListVirtualMFADevices, filtered by `Assigned`, `Unassigned` or `Any`.
-    pub fn list_virtual_mfa_devices(&self, caller: &Caller, ctx: &RequestContext, status: Option<&str>) -> Result<Vec<VirtualMfaDevice>> {
+    pub fn list_virtual_mfa_devices(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        status: Option<&str>,
+    ) -> Result<Vec<VirtualMfaDevice>> {
         let status = status.unwrap_or("Any");
         if !matches!(status, "Assigned" | "Unassigned" | "Any") {
             return Err(Error::Validation(format!(
@@ -273,7 +349,13 @@ impl Vault {
             )));
         }
         let tx = self.store().read()?;
-        self.authorize(&tx, caller, "iam:ListVirtualMFADevices", &format!("arn:aws:iam::{}:mfa/", caller.account), ctx)?;
+        self.authorize(
+            &tx,
+            caller,
+            "iam:ListVirtualMFADevices",
+            &format!("arn:aws:iam::{}:mfa/", caller.account),
+            ctx,
+        )?;
         let mut out = Vec::new();
         for d in tx.mfa_devices(caller.account.as_str())? {
             let assigned = d.user_id.is_some() || d.root;
@@ -281,8 +363,12 @@ impl Vault {
                 continue;
             }
             let user = match &d.user_id {
-                Some(id) => tx.user_by_id(id)?.map(|u| serde_json::to_value(super::users::to_user(u, Vec::new())).unwrap_or_default()),
-                None if d.root => Some(serde_json::json!({"Arn": caller.arn, "UserId": caller.account.as_str()})),
+                Some(id) => tx.user_by_id(id)?.map(|u| {
+                    serde_json::to_value(super::users::to_user(u, Vec::new())).unwrap_or_default()
+                }),
+                None if d.root => {
+                    Some(serde_json::json!({"Arn": caller.arn, "UserId": caller.account.as_str()}))
+                }
                 None => None,
             };
             out.push(VirtualMfaDevice {

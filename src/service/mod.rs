@@ -31,10 +31,10 @@ use crate::store::{DB_FILE, ReadTx, Store};
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy};
 pub use init::{ADMIN_USER, BOOTSTRAP_CREDENTIALS_FILE, InitOptions, InitOutput, vault_exists};
 pub use keys::{MAX_KEYS_PER_USER, parse_status};
-pub use policies::{DocumentKind, PolicyScope};
-pub use roles::{MAX_SESSION_RANGE, NewRole};
 pub use mfa::{MAX_MFA_DEVICES, MfaDevice, NewVirtualMfaDevice, VirtualMfaDevice};
+pub use policies::{DocumentKind, PolicyScope};
 pub use reports::{CredentialReport, REPORT_MAX_AGE};
+pub use roles::{MAX_SESSION_RANGE, NewRole};
 pub use signin::{LockoutSettings, LoginProfile, SignIn};
 pub use simulate::{
     MatchedStatementOut, SimulationInput, SimulationResult, context_value, parse_context_entry,
@@ -118,7 +118,10 @@ impl Vault {
             store: Store::open(&db)?,
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
-            hashes: crate::auth::HashPool::new(hash_permits(), crate::auth::PasswordParams::default()),
+            hashes: crate::auth::HashPool::new(
+                hash_permits(),
+                crate::auth::PasswordParams::default(),
+            ),
             env,
             data_dir: Some(data_dir.to_owned()),
         })
@@ -131,7 +134,10 @@ impl Vault {
             store: Store::open_in_memory()?,
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
-            hashes: crate::auth::HashPool::new(hash_permits(), crate::auth::PasswordParams::default()),
+            hashes: crate::auth::HashPool::new(
+                hash_permits(),
+                crate::auth::PasswordParams::default(),
+            ),
             env,
             data_dir: None,
         })
@@ -202,3 +208,5 @@ fn require_account(tx: &ReadTx<'_>, account: &AccountId) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_signin;

@@ -9,7 +9,9 @@ use super::{Caller, RequestContext, Vault};
 use crate::auth::password_policy::next_rotation;
 use crate::error::{Error, Result};
 use crate::report::credential_report::{KeyInfo, PasswordInfo, ReportUser, render};
-use crate::report::doctor::{self, DoctorInput, DoctorKey, DoctorPasswordPolicy, DoctorUser, Finding};
+use crate::report::doctor::{
+    self, DoctorInput, DoctorKey, DoctorPasswordPolicy, DoctorUser, Finding,
+};
 use crate::store::{EntityKind, KeyStatus, ReadTx};
 
 /// A report younger than this is returned instead of generating a new one.
@@ -71,7 +73,9 @@ impl Vault {
                 created: u.created_at,
                 password,
                 root_password_last_used: None,
-                mfa_active: devices.iter().any(|d| d.user_id.as_deref() == Some(u.user_id.as_str())),
+                mfa_active: devices
+                    .iter()
+                    .any(|d| d.user_id.as_deref() == Some(u.user_id.as_str())),
                 keys,
                 is_root: false,
                 name: u.name,
@@ -82,16 +86,23 @@ impl Vault {
 
     /// GenerateCredentialReport: generates at most every four hours unless `force`.
     /// Returns AWS's `State` and `Description`.
-    pub fn generate_credential_report(&self, caller: &Caller, ctx: &RequestContext, force: bool) -> Result<(&'static str, String)> {
+    pub fn generate_credential_report(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        force: bool,
+    ) -> Result<(&'static str, String)> {
         let tx = self.store().write()?;
         self.authorize(&tx, caller, "iam:GenerateCredentialReport", "*", ctx)?;
         let now = self.now();
-        if !force {
-            if let Some((at, _)) = tx.credential_report(caller.account.as_str())? {
-                if now - at < REPORT_MAX_AGE {
-                    return Ok(("COMPLETE", "A report generated less than four hours ago is available.".into()));
-                }
-            }
+        let recent = tx
+            .credential_report(caller.account.as_str())?
+            .is_some_and(|(at, _)| now - at < REPORT_MAX_AGE);
+        if !force && recent {
+            return Ok((
+                "COMPLETE",
+                "A report generated less than four hours ago is available.".into(),
+            ));
         }
         let csv = render(&self.report_rows(&tx, caller.account.as_str())?);
         tx.put_credential_report(caller.account.as_str(), now, &csv)?;
@@ -100,12 +111,20 @@ impl Vault {
     }
 
     /// GetCredentialReport: the stored report; `ReportNotPresent` when none.
-    pub fn get_credential_report(&self, caller: &Caller, ctx: &RequestContext) -> Result<CredentialReport> {
+    pub fn get_credential_report(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+    ) -> Result<CredentialReport> {
         let tx = self.store().read()?;
         self.authorize(&tx, caller, "iam:GetCredentialReport", "*", ctx)?;
-        let (at, content) = tx.credential_report(caller.account.as_str())?.ok_or_else(|| {
-            Error::ReportNotPresent("Credential report not present. Call GenerateCredentialReport first.".into())
-        })?;
+        let (at, content) = tx
+            .credential_report(caller.account.as_str())?
+            .ok_or_else(|| {
+                Error::ReportNotPresent(
+                    "Credential report not present. Call GenerateCredentialReport first.".into(),
+                )
+            })?;
         Ok(CredentialReport {
             content,
             report_format: "text/csv",
@@ -131,7 +150,9 @@ impl Vault {
             }
             users.push(DoctorUser {
                 console_password: tx.login_profile(&u.user_id)?.is_some(),
-                mfa: devices.iter().any(|d| d.user_id.as_deref() == Some(u.user_id.as_str())),
+                mfa: devices
+                    .iter()
+                    .any(|d| d.user_id.as_deref() == Some(u.user_id.as_str())),
                 keys: tx
                     .access_keys_for_user(&u.user_id)?
                     .into_iter()
@@ -147,10 +168,11 @@ impl Vault {
             });
         }
         for p in tx.policies(account, "/")? {
-            if let Some(v) = tx.policy_version(&p.policy_id, p.default_version)? {
-                if let Ok(doc) = serde_json::from_str(&v.document) {
-                    policies.push((p.arn.clone(), doc));
-                }
+            let doc = tx
+                .policy_version(&p.policy_id, p.default_version)?
+                .and_then(|v| serde_json::from_str(&v.document).ok());
+            if let Some(doc) = doc {
+                policies.push((p.arn.clone(), doc));
             }
         }
         let mut roles = Vec::new();
@@ -159,14 +181,16 @@ impl Vault {
                 roles.push((r.name.clone(), doc));
             }
         }
-        let password_policy = self.password_policy_of(&tx, account)?.map(|p| DoctorPasswordPolicy {
-            min_length: p.minimum_password_length,
-            classes: u32::from(p.require_uppercase_characters)
-                + u32::from(p.require_lowercase_characters)
-                + u32::from(p.require_numbers)
-                + u32::from(p.require_symbols),
-            reuse_prevention: p.password_reuse_prevention.unwrap_or(0),
-        });
+        let password_policy =
+            self.password_policy_of(&tx, account)?
+                .map(|p| DoctorPasswordPolicy {
+                    min_length: p.minimum_password_length,
+                    classes: u32::from(p.require_uppercase_characters)
+                        + u32::from(p.require_lowercase_characters)
+                        + u32::from(p.require_numbers)
+                        + u32::from(p.require_symbols),
+                    reuse_prevention: p.password_reuse_prevention.unwrap_or(0),
+                });
         Ok(doctor::check(&DoctorInput {
             now: self.now(),
             root_mfa: devices.iter().any(|d| d.root),
@@ -180,7 +204,11 @@ impl Vault {
     }
 
     /// GetAccountSummary: counts and quotas.
-    pub fn get_account_summary(&self, caller: &Caller, ctx: &RequestContext) -> Result<Vec<(&'static str, i64)>> {
+    pub fn get_account_summary(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+    ) -> Result<Vec<(&'static str, i64)>> {
         let tx = self.store().read()?;
         self.authorize(&tx, caller, "iam:GetAccountSummary", "*", ctx)?;
         let a = caller.account.as_str();
@@ -188,7 +216,10 @@ impl Vault {
         let users = tx.users(a, "/")?;
         let devices = tx.mfa_devices(a)?;
         let policies = tx.policies(a, "/")?;
-        let versions: usize = policies.iter().map(|p| tx.policy_versions(&p.policy_id).map_or(0, |v| v.len())).sum();
+        let versions: usize = policies
+            .iter()
+            .map(|p| tx.policy_versions(&p.policy_id).map_or(0, |v| v.len()))
+            .sum();
         Ok(vec![
             ("Users", n(users.len())),
             ("UsersQuota", 5000),
@@ -204,8 +235,17 @@ impl Vault {
             ("PolicyVersionsInUseQuota", 10000),
             ("AccessKeysPerUserQuota", 2),
             ("MFADevices", n(devices.len())),
-            ("MFADevicesInUse", n(devices.iter().filter(|d| d.user_id.is_some() || d.root).count())),
-            ("AccountMFAEnabled", i64::from(devices.iter().any(|d| d.root))),
+            (
+                "MFADevicesInUse",
+                n(devices
+                    .iter()
+                    .filter(|d| d.user_id.is_some() || d.root)
+                    .count()),
+            ),
+            (
+                "AccountMFAEnabled",
+                i64::from(devices.iter().any(|d| d.root)),
+            ),
             ("AccountAccessKeysPresent", 0),
             ("AccountSigningCertificatesPresent", 0),
             ("AttachedPoliciesPerUserQuota", 10),

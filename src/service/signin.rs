@@ -6,7 +6,9 @@ use time::{Duration, OffsetDateTime};
 
 use super::users::{arn_for, require_user};
 use super::{Caller, CallerKind, RequestContext, Vault, name, no_such};
-use crate::auth::password_policy::{password_expired, PasswordPolicy, PasswordPolicyUpdate, PasswordRules};
+use crate::auth::password_policy::{
+    PasswordPolicy, PasswordPolicyUpdate, PasswordRules, password_expired,
+};
 use crate::auth::totp;
 use crate::crypto::Purpose;
 use crate::error::{Error, Result};
@@ -74,7 +76,8 @@ impl Vault {
             Ok(tx.meta(k)?.and_then(|v| v.parse().ok()).unwrap_or(dflt))
         };
         Ok(LockoutSettings {
-            threshold: u32::try_from(get("lockout.threshold", i64::from(d.threshold))?).unwrap_or(d.threshold),
+            threshold: u32::try_from(get("lockout.threshold", i64::from(d.threshold))?)
+                .unwrap_or(d.threshold),
             window_secs: get("lockout.window_secs", d.window_secs)?,
             lock_period_secs: get("lockout.lock_period_secs", d.lock_period_secs)?,
         })
@@ -83,11 +86,18 @@ impl Vault {
     /// Changes the lockout settings (account root only).
     pub fn set_lockout_settings(&self, caller: &Caller, s: LockoutSettings) -> Result<()> {
         if caller.kind != CallerKind::Root {
-            return Err(Error::AccessDenied("only the account root may change vault settings".into()));
+            return Err(Error::AccessDenied(
+                "only the account root may change vault settings".into(),
+            ));
         }
-        if s.threshold == 0 || s.threshold > 1000 || !(1..=86_400).contains(&s.window_secs) || !(1..=86_400 * 30).contains(&s.lock_period_secs) {
+        if s.threshold == 0
+            || s.threshold > 1000
+            || !(1..=86_400).contains(&s.window_secs)
+            || !(1..=86_400 * 30).contains(&s.lock_period_secs)
+        {
             return Err(Error::InvalidInput(
-                "lockout threshold must be 1-1000, window 1-86400 s, lock period 1-2592000 s".into(),
+                "lockout threshold must be 1-1000, window 1-86400 s, lock period 1-2592000 s"
+                    .into(),
             ));
         }
         let tx = self.store().write()?;
@@ -99,43 +109,74 @@ impl Vault {
 
     // ---- password policy ----
 
-    pub(super) fn password_policy_of(&self, tx: &ReadTx<'_>, account: &str) -> Result<Option<PasswordPolicy>> {
+    pub(super) fn password_policy_of(
+        &self,
+        tx: &ReadTx<'_>,
+        account: &str,
+    ) -> Result<Option<PasswordPolicy>> {
         tx.password_policy(account)?
-            .map(|j| serde_json::from_str(&j).map_err(|e| Error::Internal(format!("stored password policy is unreadable: {e}"))))
+            .map(|j| {
+                serde_json::from_str(&j).map_err(|e| {
+                    Error::Internal(format!("stored password policy is unreadable: {e}"))
+                })
+            })
             .transpose()
     }
 
-    fn rules_for(&self, tx: &ReadTx<'_>, account: &str) -> Result<(PasswordRules, Option<PasswordPolicy>)> {
+    fn rules_for(
+        &self,
+        tx: &ReadTx<'_>,
+        account: &str,
+    ) -> Result<(PasswordRules, Option<PasswordPolicy>)> {
         let p = self.password_policy_of(tx, account)?;
-        Ok((p.as_ref().map_or_else(PasswordRules::aws_default, PasswordPolicy::rules), p))
+        Ok((
+            p.as_ref()
+                .map_or_else(PasswordRules::aws_default, PasswordPolicy::rules),
+            p,
+        ))
     }
 
     /// GetAccountPasswordPolicy. `NoSuchEntity` when none is set, as in AWS.
-    pub fn get_account_password_policy(&self, caller: &Caller, ctx: &RequestContext) -> Result<PasswordPolicy> {
+    pub fn get_account_password_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+    ) -> Result<PasswordPolicy> {
         let tx = self.store().read()?;
         self.authorize(&tx, caller, "iam:GetAccountPasswordPolicy", "*", ctx)?;
-        self.password_policy_of(&tx, caller.account.as_str())?.ok_or_else(|| {
-            Error::NoSuchEntity(format!(
-                "The Password Policy with domain name {} cannot be found.",
-                caller.account
-            ))
-        })
+        self.password_policy_of(&tx, caller.account.as_str())?
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!(
+                    "The Password Policy with domain name {} cannot be found.",
+                    caller.account
+                ))
+            })
     }
 
     /// UpdateAccountPasswordPolicy: replaces the whole policy; omitted fields take their
     /// defaults.
-    pub fn update_account_password_policy(&self, caller: &Caller, ctx: &RequestContext, u: &PasswordPolicyUpdate) -> Result<PasswordPolicy> {
+    pub fn update_account_password_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        u: &PasswordPolicyUpdate,
+    ) -> Result<PasswordPolicy> {
         let tx = self.store().write()?;
         self.authorize(&tx, caller, "iam:UpdateAccountPasswordPolicy", "*", ctx)?;
         let p = PasswordPolicy::from_update(u)?;
-        let json = serde_json::to_string(&p).map_err(|e| Error::Internal(format!("cannot store the policy: {e}")))?;
+        let json = serde_json::to_string(&p)
+            .map_err(|e| Error::Internal(format!("cannot store the policy: {e}")))?;
         tx.set_password_policy(caller.account.as_str(), Some(&json))?;
         tx.commit()?;
         Ok(p)
     }
 
     /// DeleteAccountPasswordPolicy.
-    pub fn delete_account_password_policy(&self, caller: &Caller, ctx: &RequestContext) -> Result<()> {
+    pub fn delete_account_password_policy(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+    ) -> Result<()> {
         let tx = self.store().write()?;
         self.authorize(&tx, caller, "iam:DeleteAccountPasswordPolicy", "*", ctx)?;
         if !tx.set_password_policy(caller.account.as_str(), None)? {
@@ -173,7 +214,14 @@ impl Vault {
         Ok(policy)
     }
 
-    fn set_user_password(&self, tx: &WriteTx<'_>, user: &UserRow, password: &SecretString, reset_required: bool, created: Option<OffsetDateTime>) -> Result<()> {
+    fn set_user_password(
+        &self,
+        tx: &WriteTx<'_>,
+        user: &UserRow,
+        password: &SecretString,
+        reset_required: bool,
+        created: Option<OffsetDateTime>,
+    ) -> Result<()> {
         let now = self.now();
         let hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
         tx.put_login_profile(&LoginProfileRow {
@@ -199,12 +247,27 @@ impl Vault {
         let n = name(NameKind::User, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(&tx, caller, "iam:CreateLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            &tx,
+            caller,
+            "iam:CreateLoginProfile",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
         if tx.login_profile(&user.user_id)?.is_some() {
-            return Err(Error::EntityAlreadyExists(format!("Login Profile for user {} already exists.", user.name)));
+            return Err(Error::EntityAlreadyExists(format!(
+                "Login Profile for user {} already exists.",
+                user.name
+            )));
         }
-        self.check_new_password(&tx, &user.account_id, &user.user_id, Some(&user.name), password)?;
+        self.check_new_password(
+            &tx,
+            &user.account_id,
+            &user.user_id,
+            Some(&user.name),
+            password,
+        )?;
         self.set_user_password(&tx, &user, password, reset_required, None)?;
         let p = tx
             .login_profile(&user.user_id)?
@@ -218,15 +281,29 @@ impl Vault {
     }
 
     /// GetLoginProfile.
-    pub fn get_login_profile(&self, caller: &Caller, ctx: &RequestContext, user_name: &str) -> Result<LoginProfile> {
+    pub fn get_login_profile(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+    ) -> Result<LoginProfile> {
         let n = name(NameKind::User, user_name)?;
         let tx = self.store().read()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(&tx, caller, "iam:GetLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            &tx,
+            caller,
+            "iam:GetLoginProfile",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
-        let p = tx
-            .login_profile(&user.user_id)?
-            .ok_or_else(|| Error::NoSuchEntity(format!("Login Profile for User {} cannot be found.", user.name)))?;
+        let p = tx.login_profile(&user.user_id)?.ok_or_else(|| {
+            Error::NoSuchEntity(format!(
+                "Login Profile for User {} cannot be found.",
+                user.name
+            ))
+        })?;
         Ok(LoginProfile {
             user_name: user.name,
             create_date: p.created_at,
@@ -246,15 +323,36 @@ impl Vault {
         let n = name(NameKind::User, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(&tx, caller, "iam:UpdateLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            &tx,
+            caller,
+            "iam:UpdateLoginProfile",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
-        let mut p = tx
-            .login_profile(&user.user_id)?
-            .ok_or_else(|| Error::NoSuchEntity(format!("Login Profile for User {} cannot be found.", user.name)))?;
+        let mut p = tx.login_profile(&user.user_id)?.ok_or_else(|| {
+            Error::NoSuchEntity(format!(
+                "Login Profile for User {} cannot be found.",
+                user.name
+            ))
+        })?;
         match password {
             Some(pw) => {
-                self.check_new_password(&tx, &user.account_id, &user.user_id, Some(&user.name), pw)?;
-                self.set_user_password(&tx, &user, pw, reset_required.unwrap_or(p.password_reset_required), Some(p.created_at))?;
+                self.check_new_password(
+                    &tx,
+                    &user.account_id,
+                    &user.user_id,
+                    Some(&user.name),
+                    pw,
+                )?;
+                self.set_user_password(
+                    &tx,
+                    &user,
+                    pw,
+                    reset_required.unwrap_or(p.password_reset_required),
+                    Some(p.created_at),
+                )?;
             }
             None => {
                 if let Some(r) = reset_required {
@@ -269,14 +367,28 @@ impl Vault {
     }
 
     /// DeleteLoginProfile: removes the console password.
-    pub fn delete_login_profile(&self, caller: &Caller, ctx: &RequestContext, user_name: &str) -> Result<()> {
+    pub fn delete_login_profile(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+    ) -> Result<()> {
         let n = name(NameKind::User, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(&tx, caller, "iam:DeleteLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            &tx,
+            caller,
+            "iam:DeleteLoginProfile",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
         if !tx.delete_login_profile(&user.user_id)? {
-            return Err(Error::NoSuchEntity(format!("Login Profile for User {} cannot be found.", user.name)));
+            return Err(Error::NoSuchEntity(format!(
+                "Login Profile for User {} cannot be found.",
+                user.name
+            )));
         }
         tx.commit()
     }
@@ -284,7 +396,13 @@ impl Vault {
     /// ChangePassword: a user changes its own password with the old one. Allowed by
     /// `iam:ChangePassword` on itself, or by the policy's `AllowUsersToChangePassword`
     /// without any other policy. The root user changes the root password.
-    pub fn change_password(&self, caller: &Caller, ctx: &RequestContext, old: &SecretString, new: &SecretString) -> Result<()> {
+    pub fn change_password(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        old: &SecretString,
+        new: &SecretString,
+    ) -> Result<()> {
         let tx = self.store().write()?;
         match &caller.kind {
             CallerKind::Root => {
@@ -294,26 +412,45 @@ impl Vault {
                 if !self.hashes.verify(old, &hash)? {
                     return Err(Error::InvalidInput("The old password is incorrect.".into()));
                 }
-                self.check_new_password(&tx, caller.account.as_str(), caller.account.as_str(), None, new)?;
+                self.check_new_password(
+                    &tx,
+                    caller.account.as_str(),
+                    caller.account.as_str(),
+                    None,
+                    new,
+                )?;
                 let h = self.hashes.hash(self.env.rng.as_ref(), new)?;
                 tx.set_root_password(caller.account.as_str(), &h, self.now())?;
                 tx.push_password_history(caller.account.as_str(), &h, self.now())?;
                 tx.commit()
             }
             CallerKind::User { user_id, .. } => {
-                let user = tx.user_by_id(user_id)?.ok_or_else(|| no_such("user", &caller.arn))?;
+                let user = tx
+                    .user_by_id(user_id)?
+                    .ok_or_else(|| no_such("user", &caller.arn))?;
                 let policy = self.password_policy_of(&tx, &user.account_id)?;
-                let self_service = policy.as_ref().is_some_and(|p| p.allow_users_to_change_password);
+                let self_service = policy
+                    .as_ref()
+                    .is_some_and(|p| p.allow_users_to_change_password);
                 if !self_service {
                     self.authorize(&tx, caller, "iam:ChangePassword", &caller.arn, ctx)?;
                 }
-                let p = tx
-                    .login_profile(&user.user_id)?
-                    .ok_or_else(|| Error::NoSuchEntity(format!("Login Profile for User {} cannot be found.", user.name)))?;
+                let p = tx.login_profile(&user.user_id)?.ok_or_else(|| {
+                    Error::NoSuchEntity(format!(
+                        "Login Profile for User {} cannot be found.",
+                        user.name
+                    ))
+                })?;
                 if !self.hashes.verify(old, &p.password_hash)? {
                     return Err(Error::InvalidInput("The old password is incorrect.".into()));
                 }
-                self.check_new_password(&tx, &user.account_id, &user.user_id, Some(&user.name), new)?;
+                self.check_new_password(
+                    &tx,
+                    &user.account_id,
+                    &user.user_id,
+                    Some(&user.name),
+                    new,
+                )?;
                 self.set_user_password(&tx, &user, new, false, Some(p.created_at))?;
                 tx.commit()
             }
@@ -332,7 +469,9 @@ impl Vault {
         if row.locked_until.is_some_and(|t| t > now) {
             return Ok(false);
         }
-        let window_open = row.window_start.is_some_and(|w| now - w < Duration::seconds(s.window_secs));
+        let window_open = row
+            .window_start
+            .is_some_and(|w| now - w < Duration::seconds(s.window_secs));
         if !window_open {
             row = LockoutRow {
                 failures: 0,
@@ -354,11 +493,22 @@ impl Vault {
     }
 
     /// Clears the lockout counter of a user (`iamvault user unlock`).
-    pub fn unlock_user(&self, caller: &Caller, ctx: &RequestContext, user_name: &str) -> Result<bool> {
+    pub fn unlock_user(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: &str,
+    ) -> Result<bool> {
         let n = name(NameKind::User, user_name)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
-        self.authorize(&tx, caller, "iam:UpdateLoginProfile", &arn_for(&caller.account, found.as_ref(), &n), ctx)?;
+        self.authorize(
+            &tx,
+            caller,
+            "iam:UpdateLoginProfile",
+            &arn_for(&caller.account, found.as_ref(), &n),
+            ctx,
+        )?;
         let cleared = tx.clear_lockout(caller.account.as_str(), n.canonical())?;
         tx.commit()?;
         tracing::info!(account = %caller.account, "sign-in lock cleared by an administrator");
@@ -381,7 +531,9 @@ impl Vault {
     ) -> Result<SignIn> {
         let settings = self.lockout_settings()?;
         // Canonicalise once, at the edge; a malformed name is just an unknown user.
-        let canon = name(NameKind::User, user_name).map(|n| n.canonical().to_owned()).ok();
+        let canon = name(NameKind::User, user_name)
+            .map(|n| n.canonical().to_owned())
+            .ok();
         let reserved = match &canon {
             Some(c) => self.reserve_attempt(account.as_str(), c, settings)?,
             None => true,
@@ -447,7 +599,10 @@ impl Vault {
                     "You must change your password before signing in.".into()
                 }));
             };
-            if expired && !profile.password_reset_required && policy.as_ref().is_some_and(|p| p.hard_expiry) {
+            if expired
+                && !profile.password_reset_required
+                && policy.as_ref().is_some_and(|p| p.hard_expiry)
+            {
                 tx.commit()?;
                 return Err(Error::PasswordChangeRequired(
                     "Your password has expired and the password policy requires an administrator to reset it.".into(),
