@@ -4,8 +4,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{ActionResult, Api, Call, WireError, paginate};
+use crate::auth::PasswordPolicyUpdate;
 use crate::error::Error;
-use crate::model::Tag;
+use crate::model::{SecretString, Tag};
 use crate::service::{NewRole, PolicyScope, SimulationInput, context_value, parse_status};
 use crate::store::EntityKind;
 
@@ -469,6 +470,148 @@ pub fn dispatch(c: &Call<'_>, action: &str) -> ActionResult {
             ctx,
             p.required("AccessKeyId")?,
         )?)?)),
+        // ---- login profiles and passwords ----
+        "CreateLoginProfile" => obj(
+            "LoginProfile",
+            v.create_login_profile(
+                who,
+                ctx,
+                p.required("UserName")?,
+                &SecretString::new(p.required("Password")?.to_owned()),
+                p.bool("PasswordResetRequired")?.unwrap_or(false),
+            )?,
+        ),
+        "GetLoginProfile" => obj(
+            "LoginProfile",
+            v.get_login_profile(who, ctx, p.required("UserName")?)?,
+        ),
+        "UpdateLoginProfile" => {
+            let pw = p.get("Password").map(|s| SecretString::new(s.to_owned()));
+            v.update_login_profile(
+                who,
+                ctx,
+                p.required("UserName")?,
+                pw.as_ref(),
+                p.bool("PasswordResetRequired")?,
+            )?;
+            Ok(None)
+        }
+        "DeleteLoginProfile" => {
+            v.delete_login_profile(who, ctx, p.required("UserName")?)?;
+            Ok(None)
+        }
+        "ChangePassword" => {
+            v.change_password(
+                who,
+                ctx,
+                &SecretString::new(p.required("OldPassword")?.to_owned()),
+                &SecretString::new(p.required("NewPassword")?.to_owned()),
+            )?;
+            Ok(None)
+        }
+        "GetAccountPasswordPolicy" => {
+            obj("PasswordPolicy", v.get_account_password_policy(who, ctx)?)
+        }
+        "UpdateAccountPasswordPolicy" => {
+            let u = PasswordPolicyUpdate {
+                minimum_password_length: p.int("MinimumPasswordLength")?,
+                require_symbols: p.bool("RequireSymbols")?,
+                require_numbers: p.bool("RequireNumbers")?,
+                require_uppercase_characters: p.bool("RequireUppercaseCharacters")?,
+                require_lowercase_characters: p.bool("RequireLowercaseCharacters")?,
+                allow_users_to_change_password: p.bool("AllowUsersToChangePassword")?,
+                max_password_age: p.int("MaxPasswordAge")?,
+                password_reuse_prevention: p.int("PasswordReusePrevention")?,
+                hard_expiry: p.bool("HardExpiry")?,
+                reject_common_passwords: p.bool("RejectCommonPasswords")?,
+            };
+            v.update_account_password_policy(who, ctx, &u)?;
+            Ok(None)
+        }
+        "DeleteAccountPasswordPolicy" => {
+            v.delete_account_password_policy(who, ctx)?;
+            Ok(None)
+        }
+        // ---- MFA ----
+        "CreateVirtualMFADevice" => obj(
+            "VirtualMFADevice",
+            v.create_virtual_mfa_device(
+                who,
+                ctx,
+                p.required("VirtualMFADeviceName")?,
+                p.get("Path"),
+            )?,
+        ),
+        "EnableMFADevice" => {
+            v.enable_mfa_device(
+                who,
+                ctx,
+                p.get("UserName"),
+                p.required("SerialNumber")?,
+                p.required("AuthenticationCode1")?,
+                p.required("AuthenticationCode2")?,
+            )?;
+            Ok(None)
+        }
+        "ResyncMFADevice" => {
+            v.resync_mfa_device(
+                who,
+                ctx,
+                p.get("UserName"),
+                p.required("SerialNumber")?,
+                p.required("AuthenticationCode1")?,
+                p.required("AuthenticationCode2")?,
+            )?;
+            Ok(None)
+        }
+        "DeactivateMFADevice" => {
+            v.deactivate_mfa_device(who, ctx, p.get("UserName"), p.required("SerialNumber")?)?;
+            Ok(None)
+        }
+        "DeleteVirtualMFADevice" => {
+            v.delete_virtual_mfa_device(who, ctx, p.required("SerialNumber")?)?;
+            Ok(None)
+        }
+        "ListMFADevices" => paginate(
+            v.list_mfa_devices(who, ctx, p.get("UserName"))?
+                .into_iter()
+                .map(to_value)
+                .collect::<Result<_, _>>()?,
+            "SerialNumber",
+            p,
+            "MFADevices",
+        ),
+        "ListVirtualMFADevices" => paginate(
+            v.list_virtual_mfa_devices(who, ctx, p.get("AssignmentStatus"))?
+                .into_iter()
+                .map(to_value)
+                .collect::<Result<_, _>>()?,
+            "SerialNumber",
+            p,
+            "VirtualMFADevices",
+        ),
+        // ---- reports ----
+        "GenerateCredentialReport" => {
+            let (state, description) = v.generate_credential_report(who, ctx, false)?;
+            Ok(Some(json!({ "State": state, "Description": description })))
+        }
+        "GetCredentialReport" => {
+            use base64::Engine as _;
+            let r = v.get_credential_report(who, ctx)?;
+            Ok(Some(json!({
+                "Content": base64::engine::general_purpose::STANDARD.encode(r.content.as_bytes()),
+                "ReportFormat": r.report_format,
+                "GeneratedTime": crate::service::iso8601(&r.generated_time),
+            })))
+        }
+        "GetAccountSummary" => {
+            let entries: Vec<Value> = v
+                .get_account_summary(who, ctx)?
+                .into_iter()
+                .map(|(k, n)| json!({ "key": k, "value": n }))
+                .collect();
+            Ok(Some(json!({ "SummaryMap": entries })))
+        }
         // ---- simulation ----
         "SimulateCustomPolicy" | "SimulatePrincipalPolicy" => {
             simulate(c, action == "SimulatePrincipalPolicy")

@@ -12,6 +12,9 @@ pub const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// Fields that AWS returns URL-encoded (policy documents); botocore decodes them.
 const URL_ENCODED: &[&str] = &["AssumeRolePolicyDocument", "PolicyDocument", "Document"];
 
+/// Fields that are maps in AWS's shapes.
+const MAPS: &[&str] = &["SummaryMap"];
+
 fn url_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
@@ -35,8 +38,14 @@ fn value(w: &mut W, name: &str, v: &Value) {
         Value::Null => {}
         Value::Array(items) => {
             open(w, name);
+            // Maps are lists of `<entry><key/><value/></entry>`; everything else `<member>`.
+            let item = if MAPS.contains(&name) {
+                "entry"
+            } else {
+                "member"
+            };
             for it in items {
-                value(w, "member", it);
+                value(w, item, it);
             }
             close(w, name);
         }

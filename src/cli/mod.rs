@@ -10,6 +10,7 @@ mod output;
 mod policy;
 mod role;
 mod serve;
+mod signin;
 mod simulate;
 mod user;
 
@@ -94,6 +95,27 @@ pub enum Command {
     /// Manage users' long-term access keys.
     #[command(subcommand, name = "access-key")]
     AccessKey(access_key::KeyCmd),
+    /// Manage console passwords (login profiles).
+    #[command(subcommand, name = "login-profile")]
+    LoginProfile(signin::LoginProfileCmd),
+    /// Manage the account password policy.
+    #[command(subcommand, name = "password-policy")]
+    PasswordPolicy(signin::PasswordPolicyCmd),
+    /// Manage virtual MFA (TOTP) devices.
+    #[command(subcommand)]
+    Mfa(signin::MfaCmd),
+    /// Show or change vault settings.
+    #[command(subcommand)]
+    Settings(signin::SettingsCmd),
+    /// Print the credential report (AWS's CSV), generating it when older than four hours.
+    #[command(
+        name = "credential-report",
+        after_help = "Example:\n  iamvault credential-report --force > report.csv"
+    )]
+    CredentialReport(signin::ReportArgs),
+    /// Check the account against IAM best practice (exit 0 clean, 1 with findings).
+    #[command(after_help = "Example:\n  iamvault doctor --output json")]
+    Doctor,
     /// Rotate the access key of a credentials-file profile safely: create, write, prove,
     /// then deactivate and delete the old key.
     #[command(
@@ -175,6 +197,12 @@ fn dispatch(cli: Cli) -> Result<Output> {
         Command::InstanceProfile(c) => instance_profile::run(&Ctx::open(&cli.data_dir)?, c),
         Command::Policy(c) => policy::run(&Ctx::open(&cli.data_dir)?, c),
         Command::AccessKey(c) => access_key::run(&Ctx::open(&cli.data_dir)?, c),
+        Command::LoginProfile(c) => signin::login_profile(&Ctx::open(&cli.data_dir)?, c),
+        Command::PasswordPolicy(c) => signin::password_policy(&Ctx::open(&cli.data_dir)?, c),
+        Command::Mfa(c) => signin::mfa(&Ctx::open(&cli.data_dir)?, c),
+        Command::Settings(c) => signin::settings(&Ctx::open(&cli.data_dir)?, c),
+        Command::CredentialReport(a) => signin::credential_report(&Ctx::open(&cli.data_dir)?, a),
+        Command::Doctor => signin::doctor(&Ctx::open(&cli.data_dir)?),
         Command::RotateKey(a) => client_cmds::rotate(a),
         Command::Simulate(a) => simulate::run(&Ctx::open(&cli.data_dir)?, a),
     }

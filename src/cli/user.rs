@@ -100,6 +100,12 @@ pub enum UserCmd {
         #[arg(long)]
         policy_arn: String,
     },
+    /// Clear a user's sign-in lockout.
+    #[command(after_help = "Example:\n  iamvault user unlock alice")]
+    Unlock {
+        /// User name.
+        name: String,
+    },
     /// Remove a user's permissions boundary.
     #[command(after_help = "Example:\n  iamvault user delete-boundary alice")]
     DeleteBoundary {
@@ -156,6 +162,14 @@ pub(super) fn run(c: &Ctx, cmd: UserCmd) -> Result<Output> {
         UserCmd::SetBoundary { name, policy_arn } => {
             v.put_permissions_boundary(who, req, EntityKind::User, &name, &policy_arn)?;
             Output::done(format!("set the permissions boundary of user {name}"))
+        }
+        UserCmd::Unlock { name } => {
+            let was = v.unlock_user(who, req, &name)?;
+            Output::done(if was {
+                format!("unlocked {name}")
+            } else {
+                format!("{name} was not locked")
+            })
         }
         UserCmd::DeleteBoundary { name } => {
             v.delete_permissions_boundary(who, req, EntityKind::User, &name)?;

@@ -19,3 +19,8 @@ fn boto3_iam_and_sts() {
 fn aws_cli() {
     run("test_cli.py");
 }
+
+#[test]
+fn boto3_sign_in_administration() {
+    run("test_signin.py");
+}

@@ -12,5 +12,6 @@
 mod aws_clients;
 mod cli;
 mod server;
+mod signin;
 mod simulate;
 mod support;
