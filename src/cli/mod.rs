@@ -200,7 +200,7 @@ fn dispatch(cli: Cli) -> Result<Output> {
         Command::LoginProfile(c) => signin::login_profile(&Ctx::open(&cli.data_dir)?, c),
         Command::PasswordPolicy(c) => signin::password_policy(&Ctx::open(&cli.data_dir)?, c),
         Command::Mfa(c) => signin::mfa(&Ctx::open(&cli.data_dir)?, c),
-        Command::Settings(c) => signin::settings(&Ctx::open(&cli.data_dir)?, c),
+        Command::Settings(c) => signin::settings(&mut Ctx::open(&cli.data_dir)?, c),
         Command::CredentialReport(a) => signin::credential_report(&Ctx::open(&cli.data_dir)?, a),
         Command::Doctor => signin::doctor(&Ctx::open(&cli.data_dir)?),
         Command::RotateKey(a) => client_cmds::rotate(a),

@@ -194,6 +194,22 @@ pub enum MfaCmd {
 /// Vault settings.
 #[derive(Debug, Subcommand)]
 pub enum SettingsCmd {
+    /// Show or change the argon2id parameters for new password hashes (older hashes are
+    /// upgraded at the next successful sign-in).
+    #[command(
+        after_help = "Example:\n  iamvault settings argon2 --memory-kib 65536 --iterations 3"
+    )]
+    Argon2 {
+        /// Memory cost in KiB (default 19456).
+        #[arg(long)]
+        memory_kib: Option<u32>,
+        /// Iterations (default 2).
+        #[arg(long)]
+        iterations: Option<u32>,
+        /// Parallelism (default 1).
+        #[arg(long)]
+        parallelism: Option<u32>,
+    },
     /// Show or change the sign-in lockout: after THRESHOLD failures within WINDOW seconds a
     /// user name is locked for LOCK_PERIOD seconds.
     #[command(
@@ -346,8 +362,25 @@ pub(super) fn mfa(c: &Ctx, cmd: MfaCmd) -> Result<Output> {
     })
 }
 
-pub(super) fn settings(c: &Ctx, cmd: SettingsCmd) -> Result<Output> {
+pub(super) fn settings(c: &mut Ctx, cmd: SettingsCmd) -> Result<Output> {
     match cmd {
+        SettingsCmd::Argon2 {
+            memory_kib,
+            iterations,
+            parallelism,
+        } => {
+            let mut p = c.vault.stored_password_params()?;
+            if memory_kib.is_some() || iterations.is_some() || parallelism.is_some() {
+                p.m_cost = memory_kib.unwrap_or(p.m_cost);
+                p.t_cost = iterations.unwrap_or(p.t_cost);
+                p.p_cost = parallelism.unwrap_or(p.p_cost);
+                let caller = c.caller.clone();
+                c.vault.set_password_params_setting(&caller, p)?;
+            }
+            Ok(Output::doc(
+                json!({ "Argon2": { "memory_kib": p.m_cost, "iterations": p.t_cost, "parallelism": p.p_cost } }),
+            ))
+        }
         SettingsCmd::Lockout {
             threshold,
             window,

@@ -106,6 +106,12 @@ pub enum UserCmd {
         /// User name.
         name: String,
     },
+    /// Show sign-in lock and unlock events, newest first.
+    #[command(after_help = "Example:\n  iamvault user lockouts alice")]
+    Lockouts {
+        /// Only this user.
+        name: Option<String>,
+    },
     /// Remove a user's permissions boundary.
     #[command(after_help = "Example:\n  iamvault user delete-boundary alice")]
     DeleteBoundary {
@@ -170,6 +176,14 @@ pub(super) fn run(c: &Ctx, cmd: UserCmd) -> Result<Output> {
             } else {
                 format!("{name} was not locked")
             })
+        }
+        UserCmd::Lockouts { name } => {
+            let events: Vec<serde_json::Value> = v
+                .lockout_events(who, req, name.as_deref())?
+                .into_iter()
+                .map(|e| json!({"Time": crate::service::iso8601(&e.at), "UserName": e.name_canon, "Event": e.event, "Actor": e.actor}))
+                .collect();
+            Output::doc(json!({ "Events": events }))
         }
         UserCmd::DeleteBoundary { name } => {
             v.delete_permissions_boundary(who, req, EntityKind::User, &name)?;

@@ -114,7 +114,7 @@ impl Vault {
             )));
         }
         let master = MasterKey::load(&data_dir.join(MASTER_KEY_FILE))?;
-        Ok(Self {
+        let mut vault = Self {
             store: Store::open(&db)?,
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
@@ -124,7 +124,10 @@ impl Vault {
             ),
             env,
             data_dir: Some(data_dir.to_owned()),
-        })
+        };
+        let params = vault.stored_password_params()?;
+        vault.set_password_params(params);
+        Ok(vault)
     }
 
     /// A vault held entirely in memory, for tests.

@@ -107,6 +107,50 @@ impl Vault {
         tx.commit()
     }
 
+    /// The argon2id parameters for new hashes, as stored in the vault's settings.
+    pub fn stored_password_params(&self) -> Result<crate::auth::PasswordParams> {
+        let tx = self.store().read()?;
+        let d = crate::auth::PasswordParams::default();
+        let get = |k: &str, dflt: u32| -> Result<u32> {
+            Ok(tx.meta(k)?.and_then(|v| v.parse().ok()).unwrap_or(dflt))
+        };
+        Ok(crate::auth::PasswordParams {
+            m_cost: get("argon2.m_cost", d.m_cost)?,
+            t_cost: get("argon2.t_cost", d.t_cost)?,
+            p_cost: get("argon2.p_cost", d.p_cost)?,
+        })
+    }
+
+    /// Changes the argon2id parameters (account root only). Existing hashes are upgraded
+    /// at each user's next successful sign-in.
+    pub fn set_password_params_setting(
+        &mut self,
+        caller: &Caller,
+        p: crate::auth::PasswordParams,
+    ) -> Result<()> {
+        if caller.kind != CallerKind::Root {
+            return Err(Error::AccessDenied(
+                "only the account root may change vault settings".into(),
+            ));
+        }
+        if p.m_cost < 8192
+            || p.m_cost > 4 * 1024 * 1024
+            || !(1..=10).contains(&p.t_cost)
+            || !(1..=16).contains(&p.p_cost)
+        {
+            return Err(Error::InvalidInput(
+                "argon2 memory must be 8192-4194304 KiB, iterations 1-10, parallelism 1-16".into(),
+            ));
+        }
+        let tx = self.store().write()?;
+        tx.set_meta("argon2.m_cost", &p.m_cost.to_string())?;
+        tx.set_meta("argon2.t_cost", &p.t_cost.to_string())?;
+        tx.set_meta("argon2.p_cost", &p.p_cost.to_string())?;
+        tx.commit()?;
+        self.set_password_params(p);
+        Ok(())
+    }
+
     // ---- password policy ----
 
     pub(super) fn password_policy_of(
@@ -362,7 +406,16 @@ impl Vault {
             }
         }
         // An administrator's reset also lifts a lockout.
-        tx.clear_lockout(&user.account_id, &user.name.to_ascii_lowercase())?;
+        let canon = user.name.to_ascii_lowercase();
+        if tx.clear_lockout(&user.account_id, &canon)? {
+            tx.insert_auth_event(
+                &user.account_id,
+                &canon,
+                self.now(),
+                "unlocked",
+                &caller.arn,
+            )?;
+        }
         tx.commit()
     }
 
@@ -482,6 +535,7 @@ impl Vault {
         if row.failures >= s.threshold {
             row.locked_until = Some(now + Duration::seconds(s.lock_period_secs));
             tx.put_lockout(account, canon, &row)?;
+            tx.insert_auth_event(account, canon, now, "locked", "sign-in")?;
             tx.commit()?;
             tracing::warn!(account, "sign-in locked after repeated failures");
             return Ok(false);
@@ -510,9 +564,36 @@ impl Vault {
             ctx,
         )?;
         let cleared = tx.clear_lockout(caller.account.as_str(), n.canonical())?;
+        if cleared {
+            tx.insert_auth_event(
+                caller.account.as_str(),
+                n.canonical(),
+                self.now(),
+                "unlocked",
+                &caller.arn,
+            )?;
+        }
         tx.commit()?;
         tracing::info!(account = %caller.account, "sign-in lock cleared by an administrator");
         Ok(cleared)
+    }
+
+    /// Lock and unlock events, newest first (`iamvault user lockouts`).
+    pub fn lockout_events(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_name: Option<&str>,
+    ) -> Result<Vec<crate::store::AuthEventRow>> {
+        let canon = user_name.map(|u| name(NameKind::User, u)).transpose()?;
+        let tx = self.store().read()?;
+        let resource = format!("arn:aws:iam::{}:user/", caller.account);
+        self.authorize(&tx, caller, "iam:GetLoginProfile", &resource, ctx)?;
+        tx.auth_events(
+            caller.account.as_str(),
+            canon.as_ref().map(|n| n.canonical()),
+            1000,
+        )
     }
 
     /// Signs a user in with a password and, once MFA is enabled for the user, a TOTP code.

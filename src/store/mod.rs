@@ -21,7 +21,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 pub use rows::*;
-pub use signin::{LockoutRow, LoginProfileRow, MfaDeviceRow};
+pub use signin::{AuthEventRow, LockoutRow, LoginProfileRow, MfaDeviceRow};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "vault.db";

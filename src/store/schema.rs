@@ -187,4 +187,16 @@ CREATE TABLE credential_reports (
     content      TEXT NOT NULL
 ) STRICT;
 "#,
+    // 3: sign-in security events (locks and unlocks), written in the same transaction as
+    // the change they record.
+    r#"
+CREATE TABLE auth_events (
+    at         INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    name_canon TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    actor      TEXT NOT NULL
+) STRICT;
+CREATE INDEX auth_events_name ON auth_events(account_id, name_canon, at);
+"#,
 ];

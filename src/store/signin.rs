@@ -120,7 +120,42 @@ pub struct LockoutRow {
     pub locked_until: Option<OffsetDateTime>,
 }
 
+/// A lock or unlock of a user name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthEventRow {
+    /// When.
+    pub at: OffsetDateTime,
+    /// The canonical user name.
+    pub name_canon: String,
+    /// `locked` or `unlocked`.
+    pub event: String,
+    /// Who: `sign-in` for automatic locks, or the administrator's ARN.
+    pub actor: String,
+}
+
 impl ReadTx<'_> {
+    /// Lock and unlock events of an account, newest first, optionally for one name.
+    pub fn auth_events(
+        &self,
+        account_id: &str,
+        name_canon: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuthEventRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT at, name_canon, event, actor FROM auth_events
+             WHERE account_id = ?1 AND (?2 IS NULL OR name_canon = ?2) ORDER BY at DESC, rowid DESC LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![account_id, name_canon, limit], |r| {
+            Ok(AuthEventRow {
+                at: from_ts(r.get(0)?)?,
+                name_canon: r.get(1)?,
+                event: r.get(2)?,
+                actor: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// A user's login profile.
     pub fn login_profile(&self, user_id: &str) -> Result<Option<LoginProfileRow>> {
         Ok(self
@@ -231,6 +266,22 @@ impl ReadTx<'_> {
 }
 
 impl WriteTx<'_> {
+    /// Records a lock or unlock.
+    pub fn insert_auth_event(
+        &self,
+        account_id: &str,
+        name_canon: &str,
+        at: OffsetDateTime,
+        event: &str,
+        actor: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO auth_events (at, account_id, name_canon, event, actor) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![ts(at), account_id, name_canon, event, actor],
+        )?;
+        Ok(())
+    }
+
     /// Creates or replaces a login profile.
     pub fn put_login_profile(&self, p: &LoginProfileRow) -> Result<()> {
         self.conn.execute(

@@ -130,6 +130,24 @@ fn password_policy_login_profile_unlock_report_doctor() {
     let s = v.json(&["settings", "lockout", "--threshold", "3"]);
     assert_eq!(s["Lockout"]["threshold"], 3);
     v.run(&["user", "unlock", "bob"]).ok();
+    assert_eq!(
+        v.json(&["user", "lockouts", "bob"])["Events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let a = v.json(&[
+        "settings",
+        "argon2",
+        "--memory-kib",
+        "8192",
+        "--iterations",
+        "1",
+    ]);
+    assert_eq!(a["Argon2"]["memory_kib"], 8192);
+    assert_eq!(v.json(&["settings", "argon2"])["Argon2"]["iterations"], 1);
+    assert_eq!(v.run(&["settings", "argon2", "--memory-kib", "16"]).code, 3);
     let report = v.run(&["credential-report"]).ok();
     assert!(report.stdout.starts_with("user,arn,user_creation_time,"));
     assert!(
