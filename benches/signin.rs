@@ -20,7 +20,9 @@ fn bench(c: &mut Criterion) {
     let phc = hash_password(&SystemRandom::new(), &pw, params).unwrap();
     let mut g = c.benchmark_group("signin");
     g.sample_size(30);
-    g.bench_function("raw_argon2id_verify_m19456_t2_p1", |b| b.iter(|| assert!(verify_password(&pw, &phc))));
+    g.bench_function("raw_argon2id_verify_m19456_t2_p1", |b| {
+        b.iter(|| assert!(verify_password(&pw, &phc)))
+    });
 
     let dir = tempfile::tempdir().unwrap();
     let acct = AccountId::parse("123456789012").unwrap();
@@ -35,8 +37,12 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     let root = Caller::root(&acct);
     let ctx = RequestContext::default();
-    vault.create_user(&root, &ctx, "alice", None, None, &[]).unwrap();
-    vault.create_login_profile(&root, &ctx, "alice", &pw, false).unwrap();
+    vault
+        .create_user(&root, &ctx, "alice", None, None, &[])
+        .unwrap();
+    vault
+        .create_login_profile(&root, &ctx, "alice", &pw, false)
+        .unwrap();
     g.bench_function("sign_in_password_default_params", |b| {
         b.iter(|| vault.sign_in(&acct, "alice", &pw, None, None).unwrap())
     });
