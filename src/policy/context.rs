@@ -38,11 +38,34 @@ pub(crate) struct Scalar {
 
 impl Scalar {
     fn from_text(text: String) -> Self {
+        // Cheap first-character checks keep the typed readings off the common path of
+        // plain strings (names, ARNs): numbers and dates start with a digit or sign, IP
+        // addresses with a hex digit or `:`, booleans with `t` or `f`.
+        let first = text.bytes().next().unwrap_or(0);
+        let numeric = first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.');
+        let ipish = first.is_ascii_hexdigit() || first == b':';
+        let boolish = matches!(first | 0x20, b't' | b'f');
         Scalar {
-            num: values::parse_number(&text),
-            date: values::parse_date(&text),
-            ip: text.parse::<IpAddr>().ok(),
-            boolean: values::parse_bool(&text),
+            num: if numeric {
+                values::parse_number(&text)
+            } else {
+                None
+            },
+            date: if numeric {
+                values::parse_date(&text)
+            } else {
+                None
+            },
+            ip: if ipish {
+                text.parse::<IpAddr>().ok()
+            } else {
+                None
+            },
+            boolean: if boolish {
+                values::parse_bool(&text)
+            } else {
+                None
+            },
             bytes: None,
             text,
         }

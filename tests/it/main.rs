@@ -11,6 +11,7 @@
 
 mod aws_clients;
 mod cli;
+mod policy_corpus;
 mod server;
 mod signin;
 mod simulate;
