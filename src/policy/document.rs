@@ -509,14 +509,27 @@ fn compile_principal(
                     "AWS" => {
                         for s in string_list(v, &label, where_)? {
                             let p = parse_aws_principal(&s).ok_or_else(|| {
-                                PolicyError::malformed(format!(
-                                    "invalid principal `{s}` in `{label}` in {where_}"
-                                ))
+                                let unique_id = s.len() >= 16
+                                    && ["AIDA", "AROA", "ASIA", "AKIA", "AGPA"].iter().any(|p| s.starts_with(p));
+                                if unique_id {
+                                    PolicyError::malformed(format!(
+                                        "principal `{s}` in `{label}` in {where_} is a unique id; iamvault matches principals by arn or account id only"
+                                    ))
+                                } else {
+                                    PolicyError::malformed(format!(
+                                        "invalid principal `{s}` in `{label}` in {where_}"
+                                    ))
+                                }
                             })?;
                             spec.aws.push(p);
                         }
                     }
-                    "Service" | "Federated" | "CanonicalUser" => {
+                    "CanonicalUser" => {
+                        return Err(PolicyError::malformed(format!(
+                            "`{label}` in {where_}: canonical user principals (amazon s3 canonical ids) are not supported by iamvault"
+                        )));
+                    }
+                    "Service" | "Federated" => {
                         let list = string_list(v, &label, where_)?;
                         for s in &list {
                             if s.is_empty() || s.chars().any(char::is_whitespace) {
@@ -526,10 +539,10 @@ fn compile_principal(
                             }
                         }
                         let list = list.into_iter().map(String::into_boxed_str);
-                        match key.as_str() {
-                            "Service" => spec.service.extend(list),
-                            "Federated" => spec.federated.extend(list),
-                            _ => spec.canonical.extend(list),
+                        if key == "Service" {
+                            spec.service.extend(list);
+                        } else {
+                            spec.federated.extend(list);
                         }
                     }
                     other => {
