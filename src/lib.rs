@@ -19,5 +19,6 @@ pub mod report;
 pub mod service;
 pub mod sigv4;
 pub mod store;
+pub mod sts;
 
 pub use error::{Error, Result};

@@ -27,6 +27,11 @@ impl MasterKey {
         Ok(Self(k))
     }
 
+    /// A key from raw bytes (published test vectors; restore tooling).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
     /// Writes the key to `path`, which must not exist yet, with mode 0600.
     pub fn write_new(&self, path: &Path) -> Result<()> {
         let mut f = fs::OpenOptions::new()

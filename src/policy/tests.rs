@@ -1326,7 +1326,11 @@ proptest! {
 fn unsupported_principal_forms_are_rejected_clearly() {
     let canonical = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"CanonicalUser":"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"},"Action":"s3:GetObject","Resource":"*"}]}"#;
     let e = parse(canonical, PolicyKind::Resource).unwrap_err();
-    assert!(e.message().contains("canonical user principals"), "{}", e.message());
+    assert!(
+        e.message().contains("canonical user principals"),
+        "{}",
+        e.message()
+    );
     let unique = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"AIDAJQABLZS4A3QDU576Q"},"Action":"s3:GetObject","Resource":"*"}]}"#;
     let e = parse(unique, PolicyKind::Resource).unwrap_err();
     assert!(e.message().contains("unique id"), "{}", e.message());
