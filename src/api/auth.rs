@@ -53,6 +53,8 @@ pub struct Authenticated {
     pub service: String,
     /// The signing scope's region.
     pub region: String,
+    /// Signed with temporary (session) credentials.
+    pub temporary: bool,
 }
 
 /// Verifies a request's SigV4 signature and identifies the caller.
@@ -81,11 +83,38 @@ pub fn authenticate(
     )?;
     let parsed = sigv4::parse_auth(&req)?;
     let key_id = parsed.access_key_id().to_owned();
+    // Temporary credentials: the token carries everything; no database read.
     if key_id.starts_with("ASIA") || parsed.security_token().is_some() {
-        return Err(AuthError {
-            status: 403,
-            code: "InvalidClientTokenId",
-            message: "The security token included in the request is invalid.".into(),
+        let token = parsed.security_token().ok_or_else(invalid_token)?;
+        let session = st
+            .vault
+            .verify_session(&key_id, token)
+            .map_err(|e| AuthError {
+                status: 403,
+                code: e.code(),
+                message: e.to_string(),
+            })?;
+        let key = st
+            .signing_keys
+            .get_or_try_insert_with(&key_id, parsed.scope(), || {
+                Ok::<_, SigV4Error>(sigv4::SigningKey::for_scope(
+                    session.secret.expose().as_bytes(),
+                    parsed.scope(),
+                ))
+            })?;
+        sigv4::verify(&req, &parsed, &key, st.vault.now())?;
+        let c = &session.claims;
+        let account = AccountId::parse(&c.account).map_err(|_| invalid_token())?;
+        return Ok(Authenticated {
+            caller: Caller {
+                account,
+                arn: c.principal_arn.clone(),
+                kind: CallerKind::Session(std::sync::Arc::clone(c)),
+            },
+            access_key_id: key_id,
+            service: parsed.service().to_owned(),
+            region: parsed.region().to_owned(),
+            temporary: true,
         });
     }
     let Some((user, secret)) = st
@@ -121,5 +150,6 @@ pub fn authenticate(
         access_key_id: key_id,
         service: parsed.service().to_owned(),
         region: parsed.region().to_owned(),
+        temporary: false,
     })
 }

@@ -12,6 +12,7 @@ mod role;
 mod serve;
 mod signin;
 mod simulate;
+mod tokens;
 mod user;
 
 use std::io::Read;
@@ -116,6 +117,12 @@ pub enum Command {
     /// Check the account against IAM best practice (exit 0 clean, 1 with findings).
     #[command(after_help = "Example:\n  iamvault doctor --output json")]
     Doctor,
+    /// Manage the keys that sign session tokens.
+    #[command(subcommand)]
+    Keys(tokens::KeysCmd),
+    /// Inspect session tokens (needs no data directory).
+    #[command(subcommand)]
+    Token(tokens::TokenCmd),
     /// Rotate the access key of a credentials-file profile safely: create, write, prove,
     /// then deactivate and delete the old key.
     #[command(
@@ -203,6 +210,8 @@ fn dispatch(cli: Cli) -> Result<Output> {
         Command::Settings(c) => signin::settings(&mut Ctx::open(&cli.data_dir)?, c),
         Command::CredentialReport(a) => signin::credential_report(&Ctx::open(&cli.data_dir)?, a),
         Command::Doctor => signin::doctor(&Ctx::open(&cli.data_dir)?),
+        Command::Keys(c) => tokens::keys(&Ctx::open(&cli.data_dir)?, c),
+        Command::Token(c) => tokens::token(c),
         Command::RotateKey(a) => client_cmds::rotate(a),
         Command::Simulate(a) => simulate::run(&Ctx::open(&cli.data_dir)?, a),
     }

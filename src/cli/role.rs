@@ -115,6 +115,12 @@ pub enum RoleCmd {
         #[arg(long)]
         policy_arn: String,
     },
+    /// Invalidate every session of a role issued before now.
+    #[command(after_help = "Example:\n  iamvault role revoke-sessions web")]
+    RevokeSessions {
+        /// Role name.
+        name: String,
+    },
     /// Remove a role's permissions boundary.
     #[command(after_help = "Example:\n  iamvault role delete-boundary web")]
     DeleteBoundary {
@@ -192,6 +198,10 @@ pub(super) fn run(c: &Ctx, cmd: RoleCmd) -> Result<Output> {
         RoleCmd::SetBoundary { name, policy_arn } => {
             v.put_permissions_boundary(who, req, EntityKind::Role, &name, &policy_arn)?;
             Output::done(format!("set the permissions boundary of role {name}"))
+        }
+        RoleCmd::RevokeSessions { name } => {
+            let arn = v.revoke_role_sessions(who, req, &name)?;
+            Output::done(format!("revoked every session of {arn} issued before now"))
         }
         RoleCmd::DeleteBoundary { name } => {
             v.delete_permissions_boundary(who, req, EntityKind::Role, &name)?;

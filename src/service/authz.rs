@@ -77,6 +77,9 @@ impl From<policy::PolicyError> for Error {
     }
 }
 
+/// A session caller's policies, context keys and `aws:PrincipalType`.
+type SessionAuthz = (PrincipalPolicies, Vec<(String, ContextValue)>, &'static str);
+
 /// The identity-side policies of a principal, compiled.
 pub(super) struct PrincipalPolicies {
     /// `(policy id, policy)`: managed policy ARNs, or `user/NAME/POLICY` for inline ones.
@@ -85,6 +88,8 @@ pub(super) struct PrincipalPolicies {
     pub boundary: Option<(String, Arc<CompiledPolicy>)>,
     /// The principal's tags, for `aws:PrincipalTag/…`.
     pub tags: Vec<(String, String)>,
+    /// Session policies (role sessions).
+    pub session: Vec<(String, Arc<CompiledPolicy>)>,
 }
 
 impl Vault {
@@ -195,6 +200,7 @@ impl Vault {
             identity,
             boundary,
             tags,
+            session: Vec::new(),
         })
     }
 
@@ -221,45 +227,308 @@ impl Vault {
         ctx: &RequestContext,
         extra: &[(String, ContextValue)],
     ) -> Result<()> {
-        let resource_account = resource_account(resource);
-        let cross_account = resource_account.is_some_and(|a| a != caller.account.as_str());
-        match &caller.kind {
-            // The root user may do everything in its own account. IAM resources carry no
-            // resource policies, so nothing can deny it there.
-            CallerKind::Root if !cross_account => Ok(()),
-            CallerKind::Root => Err(Error::AccessDenied(format!(
-                "User: {} is not authorized to perform: {action} on resource: {resource} because no resource-based policy allows the {action} action",
-                caller.arn
-            ))),
+        let owner = resource_account(resource)
+            .unwrap_or(caller.account.as_str())
+            .to_owned();
+        self.authorize_resource(tx, caller, action, resource, ctx, extra, None, &owner)
+    }
+
+    /// Authorizes against the caller's policies and, when given, a resource-based (or
+    /// trust) policy of a resource owned by `owner`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the pieces of one authorization request"
+    )]
+    pub(super) fn authorize_resource(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        ctx: &RequestContext,
+        extra: &[(String, ContextValue)],
+        resource_policy: Option<(&str, &CompiledPolicy)>,
+        owner: &str,
+    ) -> Result<()> {
+        let cross_account = owner != caller.account.as_str();
+        let deny = |eval: &policy::Evaluation| {
+            let message = policy::denial_message(&caller.arn, action, resource, eval);
+            Error::AccessDenied(self.with_encoded_message(message, caller, action, resource, eval))
+        };
+        let (pols, mut keys, principal_type) = match &caller.kind {
+            // The root user may do everything in its own account unless a resource policy
+            // denies it explicitly.
+            CallerKind::Root => {
+                let principal = PrincipalInfo::root(&caller.arn, caller.account.as_str());
+                let mut set = PolicySet::new(principal);
+                set.resource = resource_policy;
+                set.resource_owner = Some(owner);
+                let rctx = self.base_context(caller, action, resource, ctx, extra);
+                if policy::decide(&set, &rctx).is_allowed() {
+                    return Ok(());
+                }
+                return Err(deny(&policy::explain(&set, &rctx)));
+            }
             CallerKind::User { user_id, .. } => {
                 let user = tx.user_by_id(user_id)?.ok_or_else(|| {
                     Error::AccessDenied(format!("User: {} no longer exists", caller.arn))
                 })?;
                 let pols = self.user_policies(tx, &user)?;
-                let principal = PrincipalInfo::user(&caller.arn, caller.account.as_str());
-                let mut keys = self.resource_tags(tx, caller, resource)?;
-                keys.extend_from_slice(extra);
-                let rctx = self.request_context(caller, &user, &pols, action, resource, ctx, &keys);
-                let identity: Vec<(&str, &CompiledPolicy)> = pols
-                    .identity
-                    .iter()
-                    .map(|(id, p)| (id.as_str(), p.as_ref()))
-                    .collect();
-                let mut set = PolicySet::new(principal);
-                set.identity = &identity;
-                set.boundary = pols
-                    .boundary
-                    .as_ref()
-                    .map(|(id, p)| (id.as_str(), p.as_ref()));
-                set.resource_owner = resource_account.filter(|_| cross_account);
-                if policy::decide(&set, &rctx).is_allowed() {
-                    return Ok(());
+                let mut keys = vec![
+                    (
+                        "aws:username".to_owned(),
+                        ContextValue::String(user.name.clone()),
+                    ),
+                    (
+                        "aws:userid".to_owned(),
+                        ContextValue::String(user.user_id.clone()),
+                    ),
+                ];
+                keys.extend(pols.tags.iter().map(|(k, v)| {
+                    (
+                        format!("aws:PrincipalTag/{k}"),
+                        ContextValue::String(v.clone()),
+                    )
+                }));
+                (pols, keys, "User")
+            }
+            CallerKind::Session(c) => self.session_policies(tx, caller, c, action)?,
+        };
+        keys.extend(self.resource_tags(tx, caller, resource)?);
+        keys.extend_from_slice(extra);
+        let role_arn = match &caller.kind {
+            CallerKind::Session(c) => c.role_arn.clone(),
+            _ => None,
+        };
+        let mut b = policy::RequestContext::builder(action, resource)
+            .principal(caller.arn.clone(), caller.account.to_string())
+            .current_time(self.now())
+            .boolean("aws:SecureTransport", ctx.secure_transport)
+            .string("aws:PrincipalAccount", caller.account.to_string())
+            .string("aws:PrincipalType", principal_type)
+            .string(
+                "aws:PrincipalArn",
+                role_arn.clone().unwrap_or_else(|| caller.arn.clone()),
+            );
+        if let Some(ip) = ctx.source_ip {
+            b = b.ip("aws:SourceIp", ip);
+        }
+        if let Some(r) = &ctx.region {
+            b = b.string("aws:RequestedRegion", r.clone());
+        }
+        for (k, v) in keys {
+            b = b.value(&k, v);
+        }
+        let rctx = b.build();
+        let identity: Vec<(&str, &CompiledPolicy)> = pols
+            .identity
+            .iter()
+            .map(|(id, p)| (id.as_str(), p.as_ref()))
+            .collect();
+        let session: Vec<(&str, &CompiledPolicy)> = pols
+            .session
+            .iter()
+            .map(|(id, p)| (id.as_str(), p.as_ref()))
+            .collect();
+        let principal = match &role_arn {
+            Some(r) => PrincipalInfo::role_session(&caller.arn, r, caller.account.as_str()),
+            None => PrincipalInfo::user(&caller.arn, caller.account.as_str()),
+        };
+        let mut set = PolicySet::new(principal);
+        set.identity = &identity;
+        set.session = &session;
+        set.boundary = pols
+            .boundary
+            .as_ref()
+            .map(|(id, p)| (id.as_str(), p.as_ref()));
+        set.resource = resource_policy;
+        set.resource_owner = Some(owner).filter(|_| cross_account || resource_policy.is_some());
+        if policy::decide(&set, &rctx).is_allowed() {
+            return Ok(());
+        }
+        Err(deny(&policy::explain(&set, &rctx)))
+    }
+
+    fn base_context(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        ctx: &RequestContext,
+        extra: &[(String, ContextValue)],
+    ) -> policy::RequestContext {
+        let mut b = policy::RequestContext::builder(action, resource)
+            .principal(caller.arn.clone(), caller.account.to_string())
+            .current_time(self.now())
+            .boolean("aws:SecureTransport", ctx.secure_transport)
+            .string("aws:PrincipalArn", caller.arn.clone())
+            .string("aws:PrincipalAccount", caller.account.to_string())
+            .string("aws:PrincipalType", "Account");
+        if let Some(ip) = ctx.source_ip {
+            b = b.ip("aws:SourceIp", ip);
+        }
+        for (k, v) in extra {
+            b = b.value(k, v.clone());
+        }
+        b.build()
+    }
+
+    /// The policies and context keys of a session caller. Role sessions carry the role's
+    /// policies, its boundary and the session policies; user sessions (GetSessionToken)
+    /// carry the user's policies, and cannot call IAM without MFA or STS beyond
+    /// AssumeRole and GetCallerIdentity.
+    fn session_policies(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        c: &crate::sts::Claims,
+        action: &str,
+    ) -> Result<SessionAuthz> {
+        let now = self.now().unix_timestamp();
+        let mut keys = vec![
+            (
+                "aws:userid".to_owned(),
+                ContextValue::String(c.principal_id.clone()),
+            ),
+            (
+                "aws:MultiFactorAuthPresent".to_owned(),
+                ContextValue::Bool(c.mfa_time.is_some()),
+            ),
+        ];
+        if let Some(t) = c.mfa_time {
+            keys.push((
+                "aws:MultiFactorAuthAge".to_owned(),
+                ContextValue::Number((now - t) as f64),
+            ));
+        }
+        if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(c.issued_at) {
+            keys.push(("aws:TokenIssueTime".to_owned(), ContextValue::Date(t)));
+        }
+        if let Some(s) = &c.source_identity {
+            keys.push((
+                "aws:SourceIdentity".to_owned(),
+                ContextValue::String(s.clone()),
+            ));
+        }
+        match c.kind {
+            crate::sts::SessionKind::User => {
+                let a = action.to_ascii_lowercase();
+                if a.starts_with("iam:") && c.mfa_time.is_none() {
+                    return Err(Error::AccessDenied(format!(
+                        "User: {} is not authorized to perform: {action} because credentials from GetSessionToken without MFA cannot call IAM",
+                        caller.arn
+                    )));
                 }
-                let eval = policy::explain(&set, &rctx);
-                let message = policy::denial_message(&caller.arn, action, resource, &eval);
-                Err(Error::AccessDenied(self.with_encoded_message(
-                    message, caller, action, resource, &eval,
-                )))
+                let allowed_sts = [
+                    "sts:assumerole",
+                    "sts:getcalleridentity",
+                    "sts:tagsession",
+                    "sts:setsourceidentity",
+                ];
+                if a.starts_with("sts:") && !allowed_sts.contains(&a.as_str()) {
+                    return Err(Error::AccessDenied(format!(
+                        "User: {} is not authorized to perform: {action} because credentials from GetSessionToken can call only AssumeRole and GetCallerIdentity in STS",
+                        caller.arn
+                    )));
+                }
+                let user = tx.user_by_id(&c.principal_id)?.ok_or_else(|| {
+                    Error::AccessDenied(format!("User: {} no longer exists", caller.arn))
+                })?;
+                let pols = self.user_policies(tx, &user)?;
+                keys.push((
+                    "aws:username".to_owned(),
+                    ContextValue::String(user.name.clone()),
+                ));
+                keys.extend(pols.tags.iter().map(|(k, v)| {
+                    (
+                        format!("aws:PrincipalTag/{k}"),
+                        ContextValue::String(v.clone()),
+                    )
+                }));
+                Ok((pols, keys, "User"))
+            }
+            crate::sts::SessionKind::Role | crate::sts::SessionKind::Instance => {
+                let role_id = c.principal_id.split(':').next().unwrap_or("");
+                let role = tx
+                    .role_by_id(role_id)?
+                    .filter(|r| Some(super::roles::role_arn(r)) == c.role_arn)
+                    .ok_or_else(|| {
+                        Error::AccessDenied(format!(
+                            "the role of session {} no longer exists",
+                            caller.arn
+                        ))
+                    })?;
+                let mut identity = Vec::new();
+                let label = format!("role/{}", role.name);
+                self.push_entity_policies(
+                    tx,
+                    &mut identity,
+                    &role.account_id,
+                    EntityKind::Role,
+                    &role.role_id,
+                    &label,
+                )?;
+                let boundary = match &role.boundary_arn {
+                    Some(arn) => match self.managed_document(tx, &role.account_id, arn)? {
+                        Some(doc) => Some((
+                            arn.clone(),
+                            self.compile_stored(arn, &doc, PolicyKind::PermissionsBoundary)?,
+                        )),
+                        None => {
+                            return Err(Error::AccessDenied(format!(
+                                "access denied because the permissions boundary {arn} no longer exists"
+                            )));
+                        }
+                    },
+                    None => None,
+                };
+                let mut session = Vec::new();
+                for (i, doc) in c.session_policies.iter().enumerate() {
+                    let id = format!("session-policy.{i}");
+                    session.push((
+                        id.clone(),
+                        self.compile_stored(&id, doc, PolicyKind::Session)?,
+                    ));
+                }
+                for arn in &c.policy_arns {
+                    let doc = self
+                        .managed_document(tx, &role.account_id, arn)?
+                        .ok_or_else(|| {
+                            Error::AccessDenied(format!(
+                                "the session policy {arn} no longer exists"
+                            ))
+                        })?;
+                    session.push((
+                        arn.clone(),
+                        self.compile_stored(arn, &doc, PolicyKind::Session)?,
+                    ));
+                }
+                // Session tags override the role's tags of the same key.
+                let mut tags: Vec<(String, String)> = tx
+                    .tags(EntityKind::Role, &role.role_id)?
+                    .into_iter()
+                    .map(|t| (t.key, t.value))
+                    .collect();
+                for (k, v) in &c.tags {
+                    tags.retain(|(tk, _)| !tk.eq_ignore_ascii_case(k));
+                    tags.push((k.clone(), v.clone()));
+                }
+                keys.extend(tags.iter().map(|(k, v)| {
+                    (
+                        format!("aws:PrincipalTag/{k}"),
+                        ContextValue::String(v.clone()),
+                    )
+                }));
+                Ok((
+                    PrincipalPolicies {
+                        identity,
+                        boundary,
+                        tags,
+                        session,
+                    },
+                    keys,
+                    "AssumedRole",
+                ))
             }
         }
     }
@@ -294,44 +563,6 @@ impl Vault {
             Vec::new()
         };
         Ok(resource_tag_keys(&tags))
-    }
-
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the pieces of one request context"
-    )]
-    fn request_context(
-        &self,
-        caller: &Caller,
-        user: &UserRow,
-        pols: &PrincipalPolicies,
-        action: &str,
-        resource: &str,
-        ctx: &RequestContext,
-        extra: &[(String, ContextValue)],
-    ) -> policy::RequestContext {
-        let mut b = policy::RequestContext::builder(action, resource)
-            .principal(caller.arn.clone(), caller.account.to_string())
-            .current_time(self.now())
-            .boolean("aws:SecureTransport", ctx.secure_transport)
-            .string("aws:PrincipalArn", caller.arn.clone())
-            .string("aws:PrincipalAccount", caller.account.to_string())
-            .string("aws:PrincipalType", "User")
-            .string("aws:userid", user.user_id.clone())
-            .string("aws:username", user.name.clone());
-        if let Some(ip) = ctx.source_ip {
-            b = b.ip("aws:SourceIp", ip);
-        }
-        if let Some(r) = &ctx.region {
-            b = b.string("aws:RequestedRegion", r.clone());
-        }
-        for (k, v) in &pols.tags {
-            b = b.string(&format!("aws:PrincipalTag/{k}"), v.clone());
-        }
-        for (k, v) in extra {
-            b = b.value(k, v.clone());
-        }
-        b.build()
     }
 }
 

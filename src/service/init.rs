@@ -141,6 +141,7 @@ impl Vault {
             keys: KeyRing::derive(&master)?,
             compiled: super::authz::CompiledCache::default(),
             hashes: crate::auth::HashPool::new(super::hash_permits(), opts.password_params),
+            tokens: super::sessions::new_state(),
             env: env.clone(),
             data_dir: Some(data_dir.to_owned()),
         };

@@ -45,6 +45,12 @@ impl Vault {
         match (user_name, &caller.kind) {
             (Some(s), _) => name(NameKind::User, s),
             (None, CallerKind::User { name: own, .. }) => name(NameKind::User, own),
+            (None, CallerKind::Session(_)) => match caller.user_name() {
+                Some(own) => name(NameKind::User, &own),
+                None => Err(Error::InvalidInput(
+                    "UserName is required when the request is signed with role credentials".into(),
+                )),
+            },
             (None, CallerKind::Root) => Err(Error::InvalidInput(
                 "access keys for the root user are not supported; name an IAM user with --user-name".into(),
             )),
@@ -165,6 +171,10 @@ impl Vault {
         let user = require_user(&tx, &caller.account, &n)?;
         let key = self.owned_key(&tx, &user, access_key_id)?;
         tx.set_key_status(&key.access_key_id, status)?;
+        if status == KeyStatus::Inactive {
+            // Sessions made from this key with GetSessionToken stop working too.
+            self.revoke_sessions_of(&tx, "key", &key.access_key_id)?;
+        }
         tx.commit()
     }
 
@@ -189,6 +199,7 @@ impl Vault {
         let user = require_user(&tx, &caller.account, &n)?;
         let key = self.owned_key(&tx, &user, access_key_id)?;
         tx.delete_access_key(&key.access_key_id)?;
+        self.revoke_sessions_of(&tx, "key", &key.access_key_id)?;
         tx.commit()
     }
 

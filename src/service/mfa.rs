@@ -74,11 +74,15 @@ pub struct VirtualMfaDevice {
 }
 
 /// Whose device: a user, or the account root (the local CLI only).
-fn owner(caller: &Caller, user_name: Option<&str>) -> Option<String> {
+fn owner(caller: &Caller, user_name: Option<&str>) -> Result<Option<String>> {
     match (user_name, &caller.kind) {
-        (Some(u), _) => Some(u.to_owned()),
-        (None, CallerKind::User { name, .. }) => Some(name.clone()),
-        (None, CallerKind::Root) => None,
+        (Some(u), _) => Ok(Some(u.to_owned())),
+        (None, CallerKind::Root) => Ok(None),
+        (None, _) => caller.user_name().map(Some).ok_or_else(|| {
+            Error::InvalidInput(
+                "UserName is required when the request is signed with role credentials".into(),
+            )
+        }),
     }
 }
 
@@ -91,7 +95,7 @@ impl Vault {
         action: &str,
         user_name: Option<&str>,
     ) -> Result<Option<UserRow>> {
-        match owner(caller, user_name) {
+        match owner(caller, user_name)? {
             Some(u) => {
                 let n = name(NameKind::User, &u)?;
                 let found = tx.user(caller.account.as_str(), n.canonical())?;

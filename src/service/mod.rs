@@ -12,6 +12,7 @@ mod policies;
 mod profiles;
 mod reports;
 mod roles;
+mod sessions;
 mod signin;
 mod simulate;
 mod types;
@@ -35,6 +36,7 @@ pub use mfa::{MAX_MFA_DEVICES, MfaDevice, NewVirtualMfaDevice, VirtualMfaDevice}
 pub use policies::{DocumentKind, PolicyScope};
 pub use reports::{CredentialReport, REPORT_MAX_AGE};
 pub use roles::{MAX_SESSION_RANGE, NewRole};
+pub use sessions::{AssumeRoleRequest, IssuedSession, MAX_TOKEN_LIFETIME, VerifiedSession};
 pub use signin::{LockoutSettings, LoginProfile, SignIn};
 pub use simulate::{
     MatchedStatementOut, SimulationInput, SimulationResult, context_value, parse_context_entry,
@@ -57,16 +59,30 @@ pub struct Caller {
 pub enum CallerKind {
     /// The account's root user (also the local admin CLI).
     Root,
-    /// An IAM user.
+    /// An IAM user with a long-term access key.
     User {
         /// `AIDA…`
         user_id: String,
         /// User name.
         name: String,
     },
+    /// A session from a verified session token.
+    Session(std::sync::Arc<crate::sts::Claims>),
 }
 
 impl Caller {
+    /// The IAM user name behind the caller: an IAM user, or the user of a GetSessionToken
+    /// session. `None` for the root user and role sessions.
+    pub fn user_name(&self) -> Option<String> {
+        match &self.kind {
+            CallerKind::User { name, .. } => Some(name.clone()),
+            CallerKind::Session(c) if c.kind == crate::sts::SessionKind::User => {
+                c.principal_arn.rsplit('/').next().map(str::to_owned)
+            }
+            _ => None,
+        }
+    }
+
     /// The root user of `account`.
     pub fn root(account: &AccountId) -> Self {
         Self {
@@ -94,6 +110,7 @@ pub struct Vault {
     keys: KeyRing,
     compiled: authz::CompiledCache,
     hashes: crate::auth::HashPool,
+    tokens: std::sync::RwLock<sessions::TokenState>,
     env: Env,
     data_dir: Option<PathBuf>,
 }
@@ -122,6 +139,7 @@ impl Vault {
                 hash_permits(),
                 crate::auth::PasswordParams::default(),
             ),
+            tokens: sessions::new_state(),
             env,
             data_dir: Some(data_dir.to_owned()),
         };
@@ -141,6 +159,7 @@ impl Vault {
                 hash_permits(),
                 crate::auth::PasswordParams::default(),
             ),
+            tokens: sessions::new_state(),
             env,
             data_dir: None,
         })

@@ -301,6 +301,7 @@ impl Vault {
         for p in &inline {
             tx.delete_inline(EntityKind::Role, &row.role_id, &p.name.to_ascii_lowercase())?;
         }
+        self.revoke_sessions_of(&tx, "role", &role_arn(&row))?;
         tx.delete_role(&row.role_id)?;
         tx.commit()
     }

@@ -477,9 +477,22 @@ impl Vault {
                 tx.push_password_history(caller.account.as_str(), &h, self.now())?;
                 tx.commit()
             }
-            CallerKind::User { user_id, .. } => {
+            CallerKind::Session(c) if c.kind != crate::sts::SessionKind::User => {
+                Err(Error::InvalidInput(
+                    "ChangePassword changes an IAM user's own password; role sessions have none"
+                        .into(),
+                ))
+            }
+            CallerKind::User { .. } | CallerKind::Session(_) => {
+                let user_id = match &caller.kind {
+                    CallerKind::Session(c) => c.principal_id.clone(),
+                    CallerKind::User { user_id, .. } => user_id.clone(),
+                    CallerKind::Root => {
+                        return Err(Error::Internal("unreachable caller kind".into()));
+                    }
+                };
                 let user = tx
-                    .user_by_id(user_id)?
+                    .user_by_id(&user_id)?
                     .ok_or_else(|| no_such("user", &caller.arn))?;
                 let policy = self.password_policy_of(&tx, &user.account_id)?;
                 let self_service = policy

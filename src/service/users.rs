@@ -140,6 +140,15 @@ impl Vault {
         let n = match (user_name, &caller.kind) {
             (Some(s), _) => name(NameKind::User, s)?,
             (None, super::CallerKind::User { name: own, .. }) => name(NameKind::User, own)?,
+            (None, super::CallerKind::Session(_)) => match caller.user_name() {
+                Some(own) => name(NameKind::User, &own)?,
+                None => {
+                    return Err(Error::InvalidInput(
+                        "UserName is required when the request is signed with role credentials"
+                            .into(),
+                    ));
+                }
+            },
             (None, super::CallerKind::Root) => {
                 let tx = self.store().read()?;
                 self.authorize(&tx, caller, "iam:GetUser", &caller.arn, ctx)?;
@@ -325,6 +334,7 @@ impl Vault {
         }
         tx.clear_password_history(&row.user_id)?;
         tx.clear_lockout(&row.account_id, &row.name.to_ascii_lowercase())?;
+        self.revoke_sessions_of(&tx, "principal", &row.user_id)?;
         tx.delete_user(&row.user_id)?;
         tx.commit()
     }

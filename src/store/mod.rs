@@ -9,6 +9,7 @@
 mod ops;
 mod rows;
 mod schema;
+mod sessions;
 mod signin;
 
 use std::ops::Deref;
@@ -21,6 +22,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 pub use rows::*;
+pub use sessions::SigningKeyRow;
 pub use signin::{AuthEventRow, LockoutRow, LoginProfileRow, MfaDeviceRow};
 
 /// The database file's name inside the data directory.

@@ -199,4 +199,27 @@ CREATE TABLE auth_events (
 ) STRICT;
 CREATE INDEX auth_events_name ON auth_events(account_id, name_canon, at);
 "#,
+    // 4: token-signing keys (private halves sealed) and session revocation state.
+    r#"
+CREATE TABLE signing_keys (
+    kid            TEXT PRIMARY KEY,
+    public_key     BLOB NOT NULL,
+    sealed_private BLOB NOT NULL,
+    created_at     INTEGER NOT NULL,
+    retire_after   INTEGER,
+    current        INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE session_revocations (
+    scope         TEXT NOT NULL,
+    subject       TEXT NOT NULL,
+    revoke_before INTEGER NOT NULL,
+    PRIMARY KEY (scope, subject)
+) STRICT;
+
+CREATE TABLE revoked_tokens (
+    token_id   TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) STRICT;
+"#,
 ];

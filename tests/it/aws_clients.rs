@@ -24,3 +24,8 @@ fn aws_cli() {
 fn boto3_sign_in_administration() {
     run("test_signin.py");
 }
+
+#[test]
+fn boto3_sts_sessions() {
+    run("test_sts.py");
+}
