@@ -2,6 +2,7 @@
 //! [`main`]. The local CLI acts as the root user of the vault's default account.
 
 mod access_key;
+mod account;
 mod client_cmds;
 mod group;
 mod init;
@@ -72,6 +73,9 @@ pub enum Command {
         after_help = "Example:\n  iamvault --data-dir /var/lib/iamvault init --account-id 123456789012"
     )]
     Init(init::InitArgs),
+    /// Manage the accounts of this vault.
+    #[command(subcommand)]
+    Account(account::AccountCmd),
     /// Run the AWS-compatible server (IAM and STS Query API with SigV4); initializes an
     /// empty data directory first.
     #[command(
@@ -197,6 +201,7 @@ pub fn parse_tags(args: &[String]) -> Result<Vec<Tag>> {
 fn dispatch(cli: Cli) -> Result<Output> {
     match cli.command {
         Command::Init(a) => init::run(&cli.data_dir, a),
+        Command::Account(c) => account::run(&Ctx::open(&cli.data_dir)?, c),
         Command::Serve(a) => serve::run(&cli.data_dir, cli.output, a),
         Command::User(c) => user::run(&Ctx::open(&cli.data_dir)?, c),
         Command::Group(c) => group::run(&Ctx::open(&cli.data_dir)?, c),

@@ -194,6 +194,35 @@ impl Vault {
         Ok((vault, out))
     }
 
+    /// Creates another account in this vault (local administration only: file access to
+    /// the data directory is the authority). Returns its root password when generated.
+    pub fn create_account(
+        &self,
+        account: &AccountId,
+        root_password: Option<SecretString>,
+    ) -> Result<Option<SecretString>> {
+        let (password, generated) = match root_password {
+            Some(p) => (p, false),
+            None => (generate_password(self.env.rng.as_ref())?, true),
+        };
+        let hash = self.hashes.hash(self.env.rng.as_ref(), &password)?;
+        let tx = self.store.write()?;
+        if tx.account(account.as_str())?.is_some() {
+            return Err(Error::EntityAlreadyExists(format!(
+                "account {account} already exists"
+            )));
+        }
+        tx.insert_account(
+            &AccountRow {
+                account_id: account.to_string(),
+                created_at: self.now(),
+            },
+            Some(&hash),
+        )?;
+        tx.commit()?;
+        Ok(generated.then_some(password))
+    }
+
     /// The account the local CLI acts in: the first one created by `init`.
     pub fn default_account(&self) -> Result<AccountId> {
         let tx = self.store.read()?;

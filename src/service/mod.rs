@@ -231,4 +231,6 @@ fn require_account(tx: &ReadTx<'_>, account: &AccountId) -> Result<()> {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_sessions;
+#[cfg(test)]
 mod tests_signin;

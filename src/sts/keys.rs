@@ -42,6 +42,13 @@ impl TokenSigningKey {
         Ok(Self { key, kid })
     }
 
+    /// A key from a 32-byte seed (published test keys).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        let key = SigningKey::from_bytes(seed);
+        let kid = key_id_of(&key.verifying_key());
+        Self { key, kid }
+    }
+
     /// The key id.
     pub fn kid(&self) -> KeyId {
         self.kid

@@ -254,3 +254,212 @@ proptest::proptest! {
         let _ = verify(&enc(&r), &f.keys, &f.ring, f.now);
     }
 }
+
+/// The published vectors in `keys/`: a TEST-ONLY signing key and master key, valid tokens
+/// with their claims, and invalid tokens each labelled with the reason and the error.
+mod vectors {
+    use super::*;
+    use serde_json::{Value, json};
+
+    const SEED: [u8; 32] = [0x42; 32];
+    const MASTER: [u8; 32] = [0x24; 32];
+
+    fn dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keys")
+    }
+
+    fn at() -> OffsetDateTime {
+        datetime!(2026-01-01 00:00 UTC)
+    }
+
+    fn tamper(t: &str, f: impl Fn(&mut Vec<u8>)) -> String {
+        let mut r = raw(t);
+        f(&mut r);
+        enc(&r)
+    }
+
+    /// Regenerates the vector files: `cargo test --lib generate_token_vectors -- --ignored`.
+    #[test]
+    #[ignore]
+    fn generate_token_vectors() {
+        let key = TokenSigningKey::from_seed(&SEED);
+        let ring = KeyRing::derive(&MasterKey::from_bytes(MASTER)).unwrap();
+        let rng = TestRandom::new(2026);
+        let c = claims(at());
+        let valid = mint(&c, &secret(), &key, &ring, &rng).unwrap();
+        let mut user = claims(at());
+        user.kind = SessionKind::User;
+        user.role_arn = None;
+        user.session_name = None;
+        user.principal_arn = "arn:aws:iam::123456789012:user/alice".into();
+        user.principal_id = "AIDAEXAMPLEEXAMPLEEX".into();
+        user.tags.clear();
+        user.transitive_tag_keys.clear();
+        user.session_policies.clear();
+        user.policy_arns.clear();
+        user.mfa_time = None;
+        user.token_id = [9; 16];
+        let valid_user = mint(&user, &secret(), &key, &ring, &rng).unwrap();
+        let other = TokenSigningKey::from_seed(&[0x43; 32]);
+        let mut expired = claims(at() - time::Duration::hours(2));
+        expired.token_id = [1; 16];
+        let mut future = claims(at() + time::Duration::hours(1));
+        future.token_id = [2; 16];
+        let len = raw(&valid).len();
+        let invalid = vec![
+            (
+                "bit flipped in the magic",
+                tamper(&valid, |r| r[0] ^= 1),
+                "InvalidClientTokenId",
+            ),
+            (
+                "unknown version byte",
+                tamper(&valid, |r| r[3] = 2),
+                "InvalidClientTokenId",
+            ),
+            (
+                "bit flipped in the key id",
+                tamper(&valid, |r| r[5] ^= 1),
+                "InvalidClientTokenId",
+            ),
+            (
+                "bit flipped in the claims length",
+                tamper(&valid, |r| r[13] ^= 1),
+                "InvalidClientTokenId",
+            ),
+            (
+                "bit flipped in the claims",
+                tamper(&valid, |r| r[40] ^= 1),
+                "InvalidClientTokenId",
+            ),
+            (
+                "bit flipped in the signature",
+                tamper(&valid, |r| r[len - 5] ^= 1),
+                "InvalidClientTokenId",
+            ),
+            (
+                "signed by another key",
+                mint(&c, &secret(), &other, &ring, &rng).unwrap(),
+                "InvalidClientTokenId",
+            ),
+            (
+                "another key's id on this key's signature",
+                tamper(&valid, |r| r[4..12].copy_from_slice(&other.kid())),
+                "InvalidClientTokenId",
+            ),
+            (
+                "truncated",
+                valid[..valid.len() - 10].to_owned(),
+                "InvalidClientTokenId",
+            ),
+            (
+                "oversized",
+                "A".repeat(MAX_TOKEN_CHARS + 4),
+                "InvalidClientTokenId",
+            ),
+            (
+                "not base64url",
+                format!("{}!", &valid[..20]),
+                "InvalidClientTokenId",
+            ),
+            (
+                "expired",
+                mint(&expired, &secret(), &key, &ring, &rng).unwrap(),
+                "ExpiredToken",
+            ),
+            (
+                "issued in the future",
+                mint(&future, &secret(), &key, &ring, &rng).unwrap(),
+                "InvalidClientTokenId",
+            ),
+        ];
+        let keyfile = json!({
+            "WARNING": "TEST ONLY. This key is published; it protects nothing. Never use it in a vault.",
+            "algorithm": "Ed25519",
+            "seed_hex": hex::encode(SEED),
+            "public_key_hex": hex::encode(key.public().as_bytes()),
+            "kid_hex": hex::encode(key.kid()),
+            "master_key_hex_TEST_ONLY": hex::encode(MASTER),
+        });
+        let vectors = json!({
+            "WARNING": "TEST ONLY vectors for docs/token-format.md, verified at `now`.",
+            "now": at().unix_timestamp(),
+            "secret_access_key": secret().expose(),
+            "valid": [
+                {"label": "role session with tags, policies, MFA and source identity", "token": valid, "principal_arn": c.principal_arn, "access_key_id": c.access_key_id, "expires_at": c.expires_at},
+                {"label": "user session (GetSessionToken) without MFA", "token": valid_user, "principal_arn": user.principal_arn, "access_key_id": user.access_key_id, "expires_at": user.expires_at},
+            ],
+            "invalid": invalid.iter().map(|(l, t, code)| json!({"label": l, "token": t, "error": code})).collect::<Vec<_>>(),
+        });
+        std::fs::write(
+            dir().join("test-signing-key.TEST-ONLY.json"),
+            serde_json::to_string_pretty(&keyfile).unwrap() + "\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir().join("token-vectors.json"),
+            serde_json::to_string_pretty(&vectors).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn published_token_vectors_hold() {
+        let keyfile: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir().join("test-signing-key.TEST-ONLY.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            keyfile["WARNING"]
+                .as_str()
+                .unwrap()
+                .starts_with("TEST ONLY")
+        );
+        let seed: [u8; 32] = hex::decode(keyfile["seed_hex"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let master: [u8; 32] = hex::decode(keyfile["master_key_hex_TEST_ONLY"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let key = TokenSigningKey::from_seed(&seed);
+        assert_eq!(hex::encode(key.kid()), keyfile["kid_hex"].as_str().unwrap());
+        let ring = KeyRing::derive(&MasterKey::from_bytes(master)).unwrap();
+        let mut keys = PublicKeySet::default();
+        keys.insert(key.public(), None);
+        let v: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir().join("token-vectors.json")).unwrap(),
+        )
+        .unwrap();
+        let now = OffsetDateTime::from_unix_timestamp(v["now"].as_i64().unwrap()).unwrap();
+        let secret = v["secret_access_key"].as_str().unwrap();
+        let valid = v["valid"].as_array().unwrap();
+        assert!(valid.len() >= 2);
+        for case in valid {
+            let t = verify(case["token"].as_str().unwrap(), &keys, &ring, now)
+                .unwrap_or_else(|e| panic!("{}: {e}", case["label"]));
+            assert_eq!(
+                t.claims.principal_arn,
+                case["principal_arn"].as_str().unwrap()
+            );
+            assert_eq!(
+                t.claims.access_key_id,
+                case["access_key_id"].as_str().unwrap()
+            );
+            assert_eq!(t.claims.expires_at, case["expires_at"].as_i64().unwrap());
+            assert_eq!(t.secret.expose(), secret);
+        }
+        let invalid = v["invalid"].as_array().unwrap();
+        assert!(invalid.len() >= 12);
+        for case in invalid {
+            let e = verify(case["token"].as_str().unwrap(), &keys, &ring, now).err();
+            assert_eq!(
+                e.map(|e| e.code()),
+                Some(case["error"].as_str().unwrap()),
+                "{}",
+                case["label"]
+            );
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! STS sessions through the service functions, with the test clock.
+
+use std::sync::Arc;
+
+use time::Duration;
+use time::macros::datetime;
+
+use super::*;
+use crate::clock::{TestClock, TestRandom};
+use crate::store::{AccountRow, EntityKind, KeyStatus};
+use crate::sts::TokenError;
+
+const A: &str = "123456789012";
+const B: &str = "210987654321";
+
+struct T {
+    v: Vault,
+    clock: TestClock,
+}
+
+fn setup() -> T {
+    let clock = TestClock::new(datetime!(2026-06-01 12:00 UTC));
+    let env = Env {
+        clock: Arc::new(clock.clone()),
+        rng: Arc::new(TestRandom::new(5)),
+    };
+    let v = Vault::in_memory(env).unwrap();
+    for a in [A, B] {
+        let tx = v.store().write().unwrap();
+        tx.insert_account(
+            &AccountRow {
+                account_id: a.into(),
+                created_at: clock.now(),
+            },
+            None,
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    T { v, clock }
+}
+
+use crate::clock::Clock;
+
+fn ctx() -> RequestContext {
+    RequestContext::default()
+}
+
+fn root(a: &str) -> Caller {
+    Caller::root(&AccountId::parse(a).unwrap())
+}
+
+/// A user with an inline policy, as a caller, and one access key id.
+fn user(t: &T, account: &str, name: &str, policy: &str) -> (Caller, String) {
+    let r = root(account);
+    let u = t.v.create_user(&r, &ctx(), name, None, None, &[]).unwrap();
+    t.v.put_inline_policy(&r, &ctx(), EntityKind::User, name, "p", policy)
+        .unwrap();
+    let k = t.v.create_access_key(&r, &ctx(), Some(name)).unwrap();
+    (
+        Caller {
+            account: AccountId::parse(account).unwrap(),
+            arn: u.arn,
+            kind: CallerKind::User {
+                user_id: u.user_id,
+                name: name.into(),
+            },
+        },
+        k.metadata.access_key_id,
+    )
+}
+
+fn role(t: &T, account: &str, name: &str, trust: &str) -> String {
+    let r =
+        t.v.create_role(
+            &root(account),
+            &ctx(),
+            &NewRole {
+                name,
+                trust_policy: trust,
+                ..NewRole::default()
+            },
+        )
+        .unwrap();
+    t.v.attach_policy(
+        &root(account),
+        &ctx(),
+        EntityKind::Role,
+        name,
+        "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+    )
+    .unwrap();
+    r.arn
+}
+
+const ALLOW_ASSUME: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+
+fn trust_of(principal: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":"sts:AssumeRole"}}]}}"#
+    )
+}
+
+fn assume(t: &T, caller: &Caller, role_arn: &str) -> Result<IssuedSession> {
+    t.v.assume_role(
+        caller,
+        &ctx(),
+        &AssumeRoleRequest {
+            role_arn: role_arn.into(),
+            session_name: "s1".into(),
+            ..Default::default()
+        },
+    )
+}
+
+fn as_caller(s: &IssuedSession, t: &T) -> Caller {
+    let v =
+        t.v.verify_session(&s.claims.access_key_id, &s.token)
+            .unwrap();
+    Caller {
+        account: AccountId::parse(&v.claims.account).unwrap(),
+        arn: v.claims.principal_arn.clone(),
+        kind: CallerKind::Session(Arc::clone(&v.claims)),
+    }
+}
+
+#[test]
+fn cross_account_needs_both_sides() {
+    let t = setup();
+    let role_arn = role(&t, A, "shared", &trust_of(B));
+    let (carol, _) = user(&t, B, "carol", ALLOW_ASSUME);
+    let s = assume(&t, &carol, &role_arn).unwrap();
+    assert_eq!(
+        s.claims.principal_arn,
+        format!("arn:aws:sts::{A}:assumed-role/shared/s1")
+    );
+    let sess = as_caller(&s, &t);
+    assert_eq!(sess.account.as_str(), A);
+    assert!(t.v.list_users(&sess, &ctx(), None).is_ok());
+    // Without an identity allow in account B, the trust alone is not enough.
+    let (dave, _) = user(
+        &t,
+        B,
+        "dave",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#,
+    );
+    assert_eq!(
+        assume(&t, &dave, &role_arn).err().unwrap().code(),
+        "AccessDenied"
+    );
+    // A role that does not trust account B refuses even with an identity allow.
+    let private = role(&t, A, "private", &trust_of(A));
+    assert_eq!(
+        assume(&t, &carol, &private).err().unwrap().code(),
+        "AccessDenied"
+    );
+}
+
+#[test]
+fn same_account_trust_naming_the_user_needs_no_identity_policy() {
+    let t = setup();
+    let (erin, _) = user(
+        &t,
+        A,
+        "erin",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#,
+    );
+    let named = role(&t, A, "named", &trust_of(&erin.arn));
+    assume(&t, &erin, &named).unwrap();
+    let by_account = role(&t, A, "by-account", &trust_of(A));
+    assert_eq!(
+        assume(&t, &erin, &by_account).err().unwrap().code(),
+        "AccessDenied"
+    );
+}
+
+#[test]
+fn warm_verification_does_no_ed25519_work_and_expiry_applies() {
+    let t = setup();
+    let role_arn = role(&t, A, "r", &trust_of(A));
+    let (u, _) = user(&t, A, "u", ALLOW_ASSUME);
+    let s = assume(&t, &u, &role_arn).unwrap();
+    let before = t.v.token_verifications();
+    for _ in 0..5 {
+        t.v.verify_session(&s.claims.access_key_id, &s.token)
+            .unwrap();
+    }
+    assert_eq!(
+        t.v.token_verifications() - before,
+        1,
+        "only the first verification checks the signature"
+    );
+    // The access key id must be the token's own.
+    assert_eq!(
+        t.v.verify_session("ASIAOTHEROTHEROTHER2", &s.token).err(),
+        Some(TokenError::Invalid)
+    );
+    t.clock.advance(Duration::hours(1));
+    assert_eq!(
+        t.v.verify_session(&s.claims.access_key_id, &s.token).err(),
+        Some(TokenError::Expired)
+    );
+}
+
+#[test]
+fn revocation_by_role_user_and_source_key() {
+    let t = setup();
+    let role_arn = role(&t, A, "r", &trust_of(A));
+    let (u, key_id) = user(&t, A, "u", ALLOW_ASSUME);
+    let s = assume(&t, &u, &role_arn).unwrap();
+    t.v.verify_session(&s.claims.access_key_id, &s.token)
+        .unwrap();
+    t.v.revoke_role_sessions(&root(A), &ctx(), "r").unwrap();
+    assert_eq!(
+        t.v.verify_session(&s.claims.access_key_id, &s.token).err(),
+        Some(TokenError::Invalid)
+    );
+    // Sessions issued after the cut-off work.
+    t.clock.advance(Duration::seconds(2));
+    let s2 = assume(&t, &u, &role_arn).unwrap();
+    t.v.verify_session(&s2.claims.access_key_id, &s2.token)
+        .unwrap();
+    // A single session by token id.
+    t.v.revoke_session(
+        &root(A),
+        &hex::encode(s2.claims.token_id),
+        s2.claims.expires_at,
+    )
+    .unwrap();
+    assert!(
+        t.v.verify_session(&s2.claims.access_key_id, &s2.token)
+            .is_err()
+    );
+    // GetSessionToken sessions die with their source key.
+    let gst =
+        t.v.get_session_token(&u, Some(&key_id), Some(900), None, None)
+            .unwrap();
+    t.v.verify_session(&gst.claims.access_key_id, &gst.token)
+        .unwrap();
+    t.v.update_access_key(&root(A), &ctx(), Some("u"), &key_id, KeyStatus::Inactive)
+        .unwrap();
+    assert!(
+        t.v.verify_session(&gst.claims.access_key_id, &gst.token)
+            .is_err()
+    );
+    // And with their user.
+    t.clock.advance(Duration::seconds(2));
+    let gst2 =
+        t.v.get_session_token(&u, None, Some(900), None, None)
+            .unwrap();
+    t.v.verify_session(&gst2.claims.access_key_id, &gst2.token)
+        .unwrap();
+    t.v.delete_user(&root(A), &ctx(), "u", true).unwrap();
+    assert!(
+        t.v.verify_session(&gst2.claims.access_key_id, &gst2.token)
+            .is_err()
+    );
+}
+
+#[test]
+fn chaining_is_capped_at_one_hour_and_counted() {
+    let t = setup();
+    let first = role(&t, A, "first", &trust_of(A));
+    t.v.put_inline_policy(
+        &root(A),
+        &ctx(),
+        EntityKind::Role,
+        "first",
+        "assume",
+        ALLOW_ASSUME,
+    )
+    .unwrap();
+    t.v.update_role(&root(A), &ctx(), "first", None, Some(43_200))
+        .unwrap();
+    let second = role(&t, A, "second", &trust_of(A));
+    t.v.update_role(&root(A), &ctx(), "second", None, Some(43_200))
+        .unwrap();
+    let (u, _) = user(&t, A, "u", ALLOW_ASSUME);
+    let s =
+        t.v.assume_role(
+            &u,
+            &ctx(),
+            &AssumeRoleRequest {
+                role_arn: first.clone(),
+                session_name: "a1".into(),
+                duration_seconds: Some(7200),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(s.claims.chain_depth, 0);
+    let sess = as_caller(&s, &t);
+    let too_long = t.v.assume_role(
+        &sess,
+        &ctx(),
+        &AssumeRoleRequest {
+            role_arn: second.clone(),
+            session_name: "a2".into(),
+            duration_seconds: Some(7200),
+            ..Default::default()
+        },
+    );
+    assert_eq!(too_long.err().unwrap().code(), "ValidationError");
+    let chained =
+        t.v.assume_role(
+            &sess,
+            &ctx(),
+            &AssumeRoleRequest {
+                role_arn: second,
+                session_name: "a2".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(chained.claims.chain_depth, 1);
+}
+
+#[test]
+fn session_policies_and_user_session_limits() {
+    let t = setup();
+    let role_arn = role(&t, A, "r", &trust_of(A));
+    let (u, _) = user(&t, A, "u", ALLOW_ASSUME);
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetRole","Resource":"*"}]}"#;
+    let s =
+        t.v.assume_role(
+            &u,
+            &ctx(),
+            &AssumeRoleRequest {
+                role_arn,
+                session_name: "n1".into(),
+                policy: Some(narrow.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let sess = as_caller(&s, &t);
+    assert_eq!(
+        t.v.list_users(&sess, &ctx(), None).unwrap_err().code(),
+        "AccessDenied"
+    );
+    t.v.get_role(&sess, &ctx(), "r").unwrap();
+    // GetSessionToken without MFA: no IAM.
+    let g = t.v.get_session_token(&u, None, None, None, None).unwrap();
+    let gs = as_caller(&g, &t);
+    assert_eq!(
+        t.v.get_user(&gs, &ctx(), None).unwrap_err().code(),
+        "AccessDenied"
+    );
+    assert!(
+        t.v.get_session_token(&u, None, Some(899), None, None)
+            .is_err()
+    );
+    assert!(
+        t.v.get_session_token(&u, None, Some(129_601), None, None)
+            .is_err()
+    );
+}
