@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod iam;
+pub mod login;
 mod metrics;
 pub mod query;
 mod sts;
@@ -43,6 +44,10 @@ pub struct AppState {
     pub tls: bool,
     /// Request metrics for `/metrics`.
     pub metrics: metrics::Metrics,
+    /// Login attempts per source address.
+    pub login_by_ip: login::RateLimiter,
+    /// Login attempts per account/user name.
+    pub login_by_name: login::RateLimiter,
     request_counter: AtomicU64,
     request_prefix: String,
 }
@@ -57,6 +62,8 @@ impl AppState {
             signing_keys: SigningKeyCache::new(10_000),
             tls,
             metrics: metrics::Metrics::default(),
+            login_by_ip: login::RateLimiter::new(30, 60),
+            login_by_name: login::RateLimiter::new(10, 20),
             request_counter: AtomicU64::new(0),
             request_prefix: hex::encode(b),
         })
@@ -83,6 +90,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", any(query_handler))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_handler))
+        .route("/vault/v1/login", axum::routing::post(login::handler))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -127,6 +127,18 @@ pub enum Command {
     /// Inspect session tokens (needs no data directory).
     #[command(subcommand)]
     Token(tokens::TokenCmd),
+    /// Sign in with a password (and MFA code) and get temporary credentials.
+    #[command(
+        after_help = "Examples:\n  iamvault login --endpoint http://127.0.0.1:8900 --account 123456789012 --user alice --profile work\n  eval \"$(iamvault login --endpoint URL --account ACCT --user alice --format env)\""
+    )]
+    Login(client_cmds::LoginArgs),
+    /// Print AWS credential_process JSON from a long-term profile (GetSessionToken or
+    /// AssumeRole), cached until five minutes before expiry.
+    #[command(
+        name = "credential-process",
+        after_help = "Example (in ~/.aws/config):\n  credential_process = iamvault credential-process --endpoint http://127.0.0.1:8900 --source-profile work --role-arn arn:aws:iam::123456789012:role/admin"
+    )]
+    CredentialProcess(client_cmds::CredentialProcessArgs),
     /// Rotate the access key of a credentials-file profile safely: create, write, prove,
     /// then deactivate and delete the old key.
     #[command(
@@ -218,6 +230,8 @@ fn dispatch(cli: Cli) -> Result<Output> {
         Command::Keys(c) => tokens::keys(&Ctx::open(&cli.data_dir)?, c),
         Command::Token(c) => tokens::token(c),
         Command::RotateKey(a) => client_cmds::rotate(a),
+        Command::Login(a) => client_cmds::login(a),
+        Command::CredentialProcess(a) => client_cmds::credential_process(a),
         Command::Simulate(a) => simulate::run(&Ctx::open(&cli.data_dir)?, a),
     }
 }

@@ -2,6 +2,7 @@
 //! SigV4 code the server verifies with; and the AWS shared credentials file.
 
 pub mod credentials_file;
+pub mod login;
 pub mod rotate;
 mod xml;
 

@@ -29,3 +29,8 @@ fn boto3_sign_in_administration() {
 fn boto3_sts_sessions() {
     run("test_sts.py");
 }
+
+#[test]
+fn login_api_and_client_commands() {
+    run("test_login.py");
+}

@@ -1,0 +1,154 @@
+//! `POST /vault/v1/login`: password (and TOTP) sign-in that returns temporary credentials.
+//!
+//! Every authentication failure answers 401 with the same body, byte for byte; the cause
+//! goes to the log. Requests are rate-limited per source address and per user name.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::AppState;
+use crate::error::Error;
+use crate::model::{AccountId, SecretString};
+
+/// The one body every authentication failure gets.
+pub const FAILED: &str = r#"{"error":"AuthenticationFailed"}"#;
+
+/// The login request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    account_id: String,
+    user_name: String,
+    password: String,
+    #[serde(default)]
+    mfa_code: Option<String>,
+    #[serde(default)]
+    new_password: Option<String>,
+    #[serde(default)]
+    duration_seconds: Option<i64>,
+}
+
+/// A token bucket per key: `burst` requests at once, refilled at `per_minute`.
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<String, (f64, OffsetDateTime)>>,
+    burst: f64,
+    per_second: f64,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `burst` at once and `per_minute` sustained.
+    pub fn new(burst: u32, per_minute: u32) -> Self {
+        Self {
+            buckets: Mutex::new(HashMap::new()),
+            burst: f64::from(burst),
+            per_second: f64::from(per_minute) / 60.0,
+        }
+    }
+
+    /// Takes one token for `key` at `now`; false when the bucket is empty.
+    pub fn take(&self, key: &str, now: OffsetDateTime) -> bool {
+        let Ok(mut b) = self.buckets.lock() else {
+            return false;
+        };
+        if b.len() > 100_000 {
+            // Bounded memory: forget everyone (buckets refill quickly anyway).
+            b.clear();
+        }
+        let (tokens, at) = b.get(key).copied().unwrap_or((self.burst, now));
+        let elapsed = (now - at).as_seconds_f64().max(0.0);
+        let tokens = (tokens + elapsed * self.per_second).min(self.burst);
+        if tokens < 1.0 {
+            b.insert(key.to_owned(), (tokens, now));
+            return false;
+        }
+        b.insert(key.to_owned(), (tokens - 1.0, now));
+        true
+    }
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn failed() -> Response {
+    json(StatusCode::UNAUTHORIZED, FAILED.to_owned())
+}
+
+/// The handler.
+pub async fn handler(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: axum::body::Bytes,
+) -> Response {
+    let req: LoginRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(_) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"InvalidRequest","message":"expected a JSON object with account_id, user_name and password"}"#.to_owned(),
+            );
+        }
+    };
+    let now = st.vault.now();
+    let ip: IpAddr = peer.ip();
+    let name_key = format!("{}/{}", req.account_id, req.user_name.to_ascii_lowercase());
+    if !st.login_by_ip.take(&ip.to_string(), now) || !st.login_by_name.take(&name_key, now) {
+        return json(
+            StatusCode::TOO_MANY_REQUESTS,
+            r#"{"error":"Throttling"}"#.to_owned(),
+        );
+    }
+    let st2 = Arc::clone(&st);
+    let result = tokio::task::spawn_blocking(move || {
+        let account = AccountId::parse(&req.account_id).map_err(|_| Error::AuthenticationFailed)?;
+        let password = SecretString::new(req.password);
+        let new_password = req.new_password.map(SecretString::new);
+        let signin = st2.vault.sign_in(
+            &account,
+            &req.user_name,
+            &password,
+            req.mfa_code.as_deref(),
+            new_password.as_ref(),
+        )?;
+        st2.vault.session_for_sign_in(&signin, req.duration_seconds)
+    })
+    .await;
+    match result {
+        Ok(Ok(s)) => {
+            let creds = serde_json::to_value(&s).unwrap_or_default();
+            let body = serde_json::json!({ "Credentials": creds, "MfaAuthenticated": s.claims.mfa_time.is_some() });
+            st.metrics.observe("Login", "ok", 0.0);
+            json(StatusCode::OK, body.to_string())
+        }
+        Ok(Err(Error::PasswordChangeRequired(m))) => {
+            st.metrics.observe("Login", "PasswordChangeRequired", 0.0);
+            json(
+                StatusCode::FORBIDDEN,
+                serde_json::json!({ "error": "PasswordChangeRequired", "message": m }).to_string(),
+            )
+        }
+        Ok(Err(e @ (Error::PasswordPolicyViolation(_) | Error::Validation(_)))) => json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": e.code(), "message": e.to_string() }).to_string(),
+        ),
+        Ok(Err(e)) => {
+            // The cause stays in the log; the client sees one answer.
+            tracing::info!(error_code = e.code(), "login failed");
+            st.metrics.observe("Login", "AuthenticationFailed", 0.0);
+            failed()
+        }
+        Err(_) => failed(),
+    }
+}
