@@ -34,3 +34,8 @@ fn boto3_sts_sessions() {
 fn login_api_and_client_commands() {
     run("test_login.py");
 }
+
+#[test]
+fn protocol_edges() {
+    run("test_protocol.py");
+}
