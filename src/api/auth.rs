@@ -43,32 +43,6 @@ fn invalid_token() -> AuthError {
     }
 }
 
-/// Verifies the signature. Presigned (query) requests may have been signed over
-/// `UNSIGNED-PAYLOAD`, as SDK presigners do; that form is accepted as well.
-fn verify_request(
-    req: &HttpRequest<'_>,
-    parsed: &sigv4::ParsedAuth,
-    key: &sigv4::SigningKey,
-    now: time::OffsetDateTime,
-) -> Result<(), SigV4Error> {
-    match sigv4::verify(req, parsed, key, now) {
-        Err(SigV4Error::SignatureDoesNotMatch(m))
-            if parsed.location() == sigv4::AuthLocation::Query =>
-        {
-            let unsigned = HttpRequest::new(
-                req.method(),
-                req.path(),
-                req.query(),
-                req.headers().iter().copied(),
-                PayloadHash::Unsigned,
-            )?;
-            sigv4::verify(&unsigned, parsed, key, now)
-                .map_err(|_| SigV4Error::SignatureDoesNotMatch(m))
-        }
-        other => other,
-    }
-}
-
 /// What a verified request tells about itself.
 pub struct Authenticated {
     /// The principal.
@@ -128,7 +102,7 @@ pub fn authenticate(
                     parsed.scope(),
                 ))
             })?;
-        verify_request(&req, &parsed, &key, st.vault.now())?;
+        sigv4::verify(&req, &parsed, &key, st.vault.now())?;
         let c = &session.claims;
         let account = AccountId::parse(&c.account).map_err(|_| invalid_token())?;
         return Ok(Authenticated {
@@ -158,7 +132,7 @@ pub fn authenticate(
                 parsed.scope(),
             ))
         })?;
-    verify_request(&req, &parsed, &key, st.vault.now())?;
+    sigv4::verify(&req, &parsed, &key, st.vault.now())?;
     let account = AccountId::parse(&user.account_id).map_err(|_| invalid_token())?;
     let arn = format!(
         "arn:aws:iam::{}:user{}{}",

@@ -278,26 +278,29 @@ fn handle(
     body: &[u8],
     request_id: &str,
 ) -> (Api, String, ActionResult) {
-    // Parameters come from the form body (POST) or the query string (GET).
-    let raw: &[u8] = if method == Method::POST {
-        body
-    } else {
-        uri.query().unwrap_or("").as_bytes()
-    };
-    let pairs = match crate::sigv4::parse_form(raw, query::MAX_PARAMS) {
-        Ok(p) => p,
-        Err(e) => {
-            return (
-                Api::Iam,
-                String::new(),
-                Err(WireError {
-                    status: 400,
-                    code: "MalformedQueryString",
-                    message: e.to_string(),
-                }),
-            );
+    // Parameters come from the query string and, for POST, the form body; both are
+    // covered by the signature (the query in the canonical request, the body by its hash).
+    let mut pairs = Vec::new();
+    let sources: [&[u8]; 2] = [
+        uri.query().unwrap_or("").as_bytes(),
+        if method == Method::POST { body } else { b"" },
+    ];
+    for raw in sources {
+        match crate::sigv4::parse_form(raw, query::MAX_PARAMS) {
+            Ok(p) => pairs.extend(p.into_iter().filter(|(k, _)| !k.starts_with("X-Amz-"))),
+            Err(e) => {
+                return (
+                    Api::Iam,
+                    String::new(),
+                    Err(WireError {
+                        status: 400,
+                        code: "MalformedQueryString",
+                        message: e.to_string(),
+                    }),
+                );
+            }
         }
-    };
+    }
     let params = match query::Params::from_pairs(pairs) {
         Ok(p) => p,
         Err(e) => return (Api::Iam, String::new(), Err(e.into())),

@@ -24,14 +24,24 @@ class ProtocolTest(unittest.TestCase):
         sts = client("sts")
         url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60)
         self.assertIn("X-Amz-Signature=", url)
-        with urllib.request.urlopen(url) as r:
+        # Query-protocol operations are POSTs; the presigned URL carries everything.
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST")) as r:
             body = r.read().decode()
         self.assertIn(f"<Account>{ACCOUNT}</Account>", body)
         # Tampering with the presigned signature is refused.
         bad = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
         with self.assertRaises(urllib.error.HTTPError) as e:
-            urllib.request.urlopen(bad)
+            urllib.request.urlopen(urllib.request.Request(bad, data=b"", method="POST"))
         self.assertIn(e.exception.code, (400, 403))
+        # A body added to a presigned request is not covered by its signature.
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(url, data=b"MaxItems=1", method="POST"))
+        self.assertEqual(e.exception.code, 403)
+        self.assertIn(b"SignatureDoesNotMatch", e.exception.read())
+        # Repeating a signed parameter in the body is refused before anything runs.
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(url, data=b"Action=ListUsers", method="POST"))
+        self.assertEqual(e.exception.code, 400)
 
 
 if __name__ == "__main__":
