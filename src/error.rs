@@ -49,6 +49,9 @@ pub enum Error {
     /// The password and code were right, but the password must be changed first.
     #[error("{0}")]
     PasswordChangeRequired(String),
+    /// Session policies and tags take more than the session's allowance.
+    #[error("{0}")]
+    PackedPolicyTooLarge(String),
     /// No credential report has been generated.
     #[error("{0}")]
     ReportNotPresent(String),
@@ -85,6 +88,7 @@ impl Error {
             Error::AuthenticationFailed => (401, "AuthenticationFailed"),
             Error::PasswordChangeRequired(_) => (403, "PasswordChangeRequired"),
             Error::ReportNotPresent(_) => (410, "ReportNotPresent"),
+            Error::PackedPolicyTooLarge(_) => (400, "PackedPolicyTooLarge"),
             Error::Config(_) | Error::VaultExists(_) | Error::Internal(_) => {
                 (500, "ServiceFailure")
             }

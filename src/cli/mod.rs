@@ -124,6 +124,9 @@ pub enum Command {
     /// Manage the keys that sign session tokens.
     #[command(subcommand)]
     Keys(tokens::KeysCmd),
+    /// Revoke sessions.
+    #[command(subcommand)]
+    Session(tokens::SessionCmd),
     /// Inspect session tokens (needs no data directory).
     #[command(subcommand)]
     Token(tokens::TokenCmd),
@@ -229,6 +232,7 @@ fn dispatch(cli: Cli) -> Result<Output> {
         Command::Doctor => signin::doctor(&Ctx::open(&cli.data_dir)?),
         Command::Keys(c) => tokens::keys(&Ctx::open(&cli.data_dir)?, c),
         Command::Token(c) => tokens::token(c),
+        Command::Session(c) => tokens::session(&Ctx::open(&cli.data_dir)?, c),
         Command::RotateKey(a) => client_cmds::rotate(a),
         Command::Login(a) => client_cmds::login(a),
         Command::CredentialProcess(a) => client_cmds::credential_process(a),

@@ -23,6 +23,35 @@ pub enum KeysCmd {
     Export,
 }
 
+/// Session commands.
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// Revoke one session: its token stops working at once and stays refused until it
+    /// would have expired.
+    #[command(after_help = "Example:\n  iamvault session revoke \"$AWS_SESSION_TOKEN\"")]
+    Revoke {
+        /// The session token.
+        token: String,
+    },
+}
+
+pub(super) fn session(c: &Ctx, cmd: SessionCmd) -> Result<Output> {
+    match cmd {
+        SessionCmd::Revoke { token } => {
+            let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+            let (claims, _, _) = sts::inspect(token.trim(), None, now)
+                .map_err(|e| Error::InvalidInput(e.to_string()))?;
+            let id = hex::encode(claims.token_id);
+            c.vault.revoke_session(&c.caller, &id, claims.expires_at)?;
+            Ok(Output {
+                note: Some(format!("revoked session {} ({})", id, claims.principal_arn)),
+                json: json!({ "token_id": id, "principal_arn": claims.principal_arn }),
+                exit: 0,
+            })
+        }
+    }
+}
+
 /// Token commands that need no data directory.
 #[derive(Debug, Subcommand)]
 pub enum TokenCmd {

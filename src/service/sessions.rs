@@ -562,7 +562,13 @@ impl Vault {
         }
         // Session policies must parse as session policies.
         if let Some(p) = &req.policy {
-            policy::parse(p, PolicyKind::Session)?;
+            policy::parse(p, PolicyKind::Session).map_err(|e| match e.code() {
+                "LimitExceeded" => Error::PackedPolicyTooLarge(format!(
+                    "the session policy is larger than {} characters",
+                    policy::SESSION_POLICY_MAX
+                )),
+                _ => Error::from(e),
+            })?;
         }
         for a in &req.policy_arns {
             if self

@@ -355,3 +355,159 @@ fn session_policies_and_user_session_limits() {
             .is_err()
     );
 }
+
+#[test]
+fn tags_and_source_identity_need_their_own_permissions() {
+    let t = setup();
+    let plain = role(&t, A, "plain", &trust_of(A));
+    let taggable_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{A}"}},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]}}]}}"#
+    );
+    let taggable = role(&t, A, "taggable", &taggable_trust);
+    let caller_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"],"Resource":"*"}]}"#;
+    let (u, _) = user(&t, A, "u", caller_policy);
+    let tagged = |arn: &str| AssumeRoleRequest {
+        role_arn: arn.into(),
+        session_name: "t1".into(),
+        tags: vec![crate::model::Tag::new("team", "platform").unwrap()],
+        ..Default::default()
+    };
+    assert_eq!(
+        t.v.assume_role(&u, &ctx(), &tagged(&plain))
+            .err()
+            .unwrap()
+            .code(),
+        "AccessDenied"
+    );
+    let s = t.v.assume_role(&u, &ctx(), &tagged(&taggable)).unwrap();
+    assert_eq!(
+        s.claims.tags,
+        vec![("team".to_owned(), "platform".to_owned())]
+    );
+    // The session's tag reaches aws:PrincipalTag in its own requests.
+    let by_tag = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateUser","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"platform"}}}]}"#;
+    t.v.put_inline_policy(
+        &root(A),
+        &ctx(),
+        EntityKind::Role,
+        "taggable",
+        "by-tag",
+        by_tag,
+    )
+    .unwrap();
+    let sess = as_caller(&s, &t);
+    t.v.create_user(&sess, &ctx(), "made-by-tag", None, None, &[])
+        .unwrap();
+    let with_source = |arn: &str| AssumeRoleRequest {
+        role_arn: arn.into(),
+        session_name: "t2".into(),
+        source_identity: Some("alice".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        t.v.assume_role(&u, &ctx(), &with_source(&plain))
+            .err()
+            .unwrap()
+            .code(),
+        "AccessDenied"
+    );
+    let s2 =
+        t.v.assume_role(&u, &ctx(), &with_source(&taggable))
+            .unwrap();
+    assert_eq!(s2.claims.source_identity.as_deref(), Some("alice"));
+}
+
+#[test]
+fn parameter_limits() {
+    let t = setup();
+    let r = role(&t, A, "r", &trust_of(A));
+    let (u, _) = user(&t, A, "u", ALLOW_ASSUME);
+    let base = || AssumeRoleRequest {
+        role_arn: r.clone(),
+        session_name: "ok-name".into(),
+        ..Default::default()
+    };
+    let code = |req: AssumeRoleRequest| t.v.assume_role(&u, &ctx(), &req).err().map(|e| e.code());
+    assert_eq!(
+        code(AssumeRoleRequest {
+            session_name: "x".into(),
+            ..base()
+        }),
+        Some("ValidationError")
+    );
+    assert_eq!(
+        code(AssumeRoleRequest {
+            session_name: "has space".into(),
+            ..base()
+        }),
+        Some("ValidationError")
+    );
+    assert_eq!(
+        code(AssumeRoleRequest {
+            session_name: "a".repeat(65),
+            ..base()
+        }),
+        Some("ValidationError")
+    );
+    assert_eq!(
+        code(AssumeRoleRequest {
+            duration_seconds: Some(899),
+            ..base()
+        }),
+        Some("ValidationError")
+    );
+    assert_eq!(
+        code(AssumeRoleRequest {
+            duration_seconds: Some(3601),
+            ..base()
+        }),
+        Some("ValidationError")
+    );
+    assert_eq!(
+        code(AssumeRoleRequest {
+            external_id: Some("x".into()),
+            ..base()
+        }),
+        Some("ValidationError")
+    );
+    let eleven: Vec<String> = (0..11)
+        .map(|_| "arn:aws:iam::aws:policy/ReadOnlyAccess".to_owned())
+        .collect();
+    assert_eq!(
+        code(AssumeRoleRequest {
+            policy_arns: eleven,
+            ..base()
+        }),
+        Some("ValidationError")
+    );
+    let big = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"s3:*","Resource":"*"}}]}}"#,
+        "x".repeat(2100)
+    );
+    assert_eq!(
+        code(AssumeRoleRequest {
+            policy: Some(big),
+            ..base()
+        }),
+        Some("PackedPolicyTooLarge")
+    );
+    assert_eq!(
+        code(AssumeRoleRequest {
+            role_arn: format!("arn:aws:iam::{A}:role/missing"),
+            ..base()
+        }),
+        Some("AccessDenied")
+    );
+    let ok =
+        t.v.assume_role(
+            &u,
+            &ctx(),
+            &AssumeRoleRequest {
+                duration_seconds: Some(900),
+                ..base()
+            },
+        )
+        .unwrap();
+    assert_eq!(ok.claims.expires_at - ok.claims.issued_at, 900);
+    assert!(ok.packed_policy_size <= 100);
+}

@@ -16,3 +16,4 @@ mod server;
 mod signin;
 mod simulate;
 mod support;
+mod tokens;
