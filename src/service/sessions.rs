@@ -29,6 +29,7 @@ const REVOCATION_REFRESH: Duration = Duration::seconds(1);
 #[derive(Default)]
 struct Revocations {
     version: i64,
+    keys_version: i64,
     checked_at: Option<OffsetDateTime>,
     cutoffs: HashMap<(String, String), i64>,
     tokens: HashSet<String>,
@@ -205,6 +206,7 @@ impl Vault {
             },
             Some((now + MAX_TOKEN_LIFETIME).unix_timestamp()),
         )?;
+        tx.bump_keys_version()?;
         let rows = tx.signing_keys()?;
         tx.commit()?;
         self.install_keys(&rows)?;
@@ -240,6 +242,7 @@ impl Vault {
 
     fn mint(&self, claims: Claims) -> Result<IssuedSession> {
         self.ensure_keys()?;
+        self.refresh_revocations()?;
         let (_, secret) = generate_access_key(self.env.rng.as_ref(), true)?;
         let st = self.token_state().read().map_err(|_| poisoned())?;
         let key = st
@@ -633,7 +636,25 @@ impl Vault {
         }
         let tx = self.store().read()?;
         let version = tx.revocation_version()?;
+        let keys_version = tx.keys_version()?;
+        let key_rows = if keys_version
+            != self
+                .token_state()
+                .read()
+                .map_err(|_| poisoned())?
+                .revocations
+                .keys_version
+        {
+            Some(tx.signing_keys()?)
+        } else {
+            None
+        };
+        if let Some(rows) = &key_rows {
+            // Another process (the local CLI) rotated the keys: pick them up.
+            self.install_keys(rows)?;
+        }
         let mut st = self.token_state().write().map_err(|_| poisoned())?;
+        st.revocations.keys_version = keys_version;
         st.revocations.checked_at = Some(now);
         if version == st.revocations.version && version != 0 {
             return Ok(());

@@ -73,6 +73,20 @@ impl ReadTx<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// A change counter for the signing keys.
+    pub fn keys_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'keys_version'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
     /// A change counter for the revocation state (cheap to poll).
     pub fn revocation_version(&self) -> Result<i64> {
         Ok(self
@@ -105,6 +119,16 @@ impl WriteTx<'_> {
         self.conn.execute(
             "INSERT INTO signing_keys (kid, public_key, sealed_private, created_at, retire_after, current) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![k.kid, k.public_key, k.sealed_private, k.created_at, k.retire_after, i64::from(k.current)],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the signing keys as changed, so other processes reload them.
+    pub fn bump_keys_version(&self) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('keys_version', '1')
+             ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+            [],
         )?;
         Ok(())
     }
