@@ -25,6 +25,12 @@ pub struct RotateKeyArgs {
     /// The credentials file (default: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials).
     #[arg(long)]
     credentials_file: Option<PathBuf>,
+    /// The MFA device serial, when policy requires MFA for IAM calls.
+    #[arg(long)]
+    mfa_serial: Option<String>,
+    /// The MFA code (prompted on the terminal when absent and --mfa-serial is given).
+    #[arg(long)]
+    mfa_code: Option<String>,
 }
 
 pub(super) fn rotate(a: RotateKeyArgs) -> Result<Output> {
@@ -33,7 +39,21 @@ pub(super) fn rotate(a: RotateKeyArgs) -> Result<Output> {
         None => default_path()?,
     };
     let client = Client::new(&a.endpoint, Arc::new(SystemClock))?;
-    let r = rotate_key(&client, &path, &a.profile)?;
+    let code = match (&a.mfa_serial, &a.mfa_code) {
+        (Some(_), Some(c)) => Some(c.clone()),
+        (Some(serial), None) => Some(
+            rpassword::prompt_password(format!("MFA code for {serial}: ")).map_err(|e| {
+                crate::error::Error::InvalidInput(format!("cannot read the code: {e}"))
+            })?,
+        ),
+        (None, _) => None,
+    };
+    let r = rotate_key(
+        &client,
+        &path,
+        &a.profile,
+        a.mfa_serial.as_deref().zip(code.as_deref()),
+    )?;
     Ok(Output {
         note: Some(format!(
             "rotated profile {} in {}: {} -> {} ({}); the old key is deleted",

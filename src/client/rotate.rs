@@ -39,16 +39,31 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
     cur.as_str().map(str::to_owned)
 }
 
-/// Rotates the key of `profile` in the credentials file at `path`.
-pub fn rotate_key(client: &Client, path: &Path, profile: &str) -> Result<RotateReport> {
+/// Rotates the key of `profile` in the credentials file at `path`. With `mfa`
+/// (serial, code), the IAM calls run in a GetSessionToken session made from the old key
+/// with that code, for accounts whose policies require MFA for IAM; the old key is then
+/// deleted in one step (deactivating it would end that session).
+pub fn rotate_key(
+    client: &Client,
+    path: &Path,
+    profile: &str,
+    mfa: Option<(&str, &str)>,
+) -> Result<RotateReport> {
     let old = read_profile(path, profile)?;
     if old.session_token.is_some() || old.access_key_id.starts_with("ASIA") {
         return Err(Error::InvalidInput(format!(
             "profile `{profile}` holds temporary credentials; only long-term keys (AKIA…) are rotated"
         )));
     }
+    let acting = match mfa {
+        Some((serial, code)) => {
+            let s = super::login::session_from_profile(client, &old, None, Some((serial, code)))?;
+            s.credentials()
+        }
+        None => old.clone(),
+    };
     // 1. Create the new key while the old one still works.
-    let created = client.call(&old, "iam", "CreateAccessKey", &[]).map_err(|e| match e {
+    let created = client.call(&acting, "iam", "CreateAccessKey", &[]).map_err(|e| match e {
         Error::LimitExceeded(_) => Error::LimitExceeded(
             "this user already has two access keys; delete the one not in use (iamvault access-key delete, or aws iam delete-access-key), then rotate again. Nothing was changed".into(),
         ),
@@ -72,7 +87,12 @@ pub fn rotate_key(client: &Client, path: &Path, profile: &str) -> Result<RotateR
         session_token: None,
     };
     let undo_new = |why: Error| -> Error {
-        match client.call(&old, "iam", "DeleteAccessKey", &[("AccessKeyId", &new_id)]) {
+        match client.call(
+            &acting,
+            "iam",
+            "DeleteAccessKey",
+            &[("AccessKeyId", &new_id)],
+        ) {
             Ok(_) => Error::Remote(
                 "RotationAborted".into(),
                 format!(
@@ -119,6 +139,18 @@ pub fn rotate_key(client: &Client, path: &Path, profile: &str) -> Result<RotateR
         arn,
         old_key_deleted: false,
     };
+    if mfa.is_some() {
+        client
+            .call(&acting, "iam", "DeleteAccessKey", &[("AccessKeyId", &old.access_key_id)])
+            .map_err(|e| {
+                Error::Remote(
+                    "RotationIncomplete".into(),
+                    format!("the profile holds the new key {new_id}, but deleting the old key {} failed ({e}); delete it by hand", old.access_key_id),
+                )
+            })?;
+        report.old_key_deleted = true;
+        return Ok(report);
+    }
     client
         .call(&new, "iam", "UpdateAccessKey", &[("AccessKeyId", &old.access_key_id), ("Status", "Inactive")])
         .map_err(|e| {

@@ -88,6 +88,42 @@ class RotateKeyTest(unittest.TestCase):
         self.assertIn("LimitExceeded", p.stderr)
         self.assertEqual(open(cred).read(), body)
 
+    def test_rotation_with_mfa_when_policy_requires_it(self):
+        import tempfile
+        import time
+
+        import pyotp
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=ENDPOINT, region_name="us-east-1")
+        iam.create_user(UserName="rot-mfa")
+        iam.put_user_policy(UserName="rot-mfa", PolicyName="keys-with-mfa", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "iam:*AccessKey*", "Resource": "*",
+                           "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}))
+        dev = iam.create_virtual_mfa_device(VirtualMFADeviceName="rot-mfa-phone")["VirtualMFADevice"]
+        totp = pyotp.TOTP(dev["Base32StringSeed"].decode())
+        now = time.time()
+        iam.enable_mfa_device(UserName="rot-mfa", SerialNumber=dev["SerialNumber"],
+                              AuthenticationCode1=totp.at(now - 30), AuthenticationCode2=totp.at(now))
+        key = iam.create_access_key(UserName="rot-mfa")["AccessKey"]
+        d = tempfile.mkdtemp()
+        cred = os.path.join(d, "credentials")
+        body = f"[m]\naws_access_key_id = {key['AccessKeyId']}\naws_secret_access_key = {key['SecretAccessKey']}\n"
+        with open(cred, "w") as f:
+            f.write(body)
+        base = [os.environ["IAMVAULT_BIN"], "rotate-key", "--endpoint", ENDPOINT, "--profile", "m", "--credentials-file", cred]
+        p = subprocess.run(base, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(open(cred).read(), body)
+        p = subprocess.run(base + ["--mfa-serial", dev["SerialNumber"], "--mfa-code", totp.at(now + 30), "--output", "json"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(json.loads(p.stdout)["old_key_deleted"])
+        keys = iam.list_access_keys(UserName="rot-mfa")["AccessKeyMetadata"]
+        self.assertEqual(len(keys), 1)
+        self.assertNotEqual(keys[0]["AccessKeyId"], key["AccessKeyId"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
