@@ -12,6 +12,7 @@
 mod aws_clients;
 mod cli;
 mod policy_corpus;
+mod serve;
 mod server;
 mod signin;
 mod simulate;
