@@ -1,7 +1,10 @@
 //! Groups: create, get, list, delete, membership.
 
 use super::users::{arn_for as user_arn_for, to_user};
-use super::{Caller, Group, GroupWithUsers, RequestContext, Vault, name, no_such, require_account};
+use super::{
+    Caller, Group, GroupWithUsers, RequestContext, Vault, name, no_such, refuse_dependents,
+    require_account,
+};
 use crate::crypto::generate_unique_id;
 use crate::error::{Error, Result};
 use crate::model::{AccountId, Arn, EntityName, IdPrefix, NameKind, PolicyPath, ResourceType};
@@ -144,22 +147,11 @@ impl Vault {
         let attached = tx.attached(EntityKind::Group, &row.group_id)?;
         let inline = tx.inline_policies(EntityKind::Group, &row.group_id)?;
         if !force {
-            let mut what = Vec::new();
-            if !members.is_empty() {
-                what.push("users");
-            }
-            if !attached.is_empty() {
-                what.push("attached policies");
-            }
-            if !inline.is_empty() {
-                what.push("inline policies");
-            }
-            if !what.is_empty() {
-                return Err(Error::DeleteConflict(format!(
-                    "Cannot delete entity, must remove {} first.",
-                    what.join(", ")
-                )));
-            }
+            refuse_dependents(&[
+                (!members.is_empty(), "users"),
+                (!attached.is_empty(), "attached policies"),
+                (!inline.is_empty(), "inline policies"),
+            ])?;
         }
         for u in &members {
             tx.remove_member(&row.group_id, &u.user_id)?;

@@ -213,6 +213,23 @@ fn name(kind: NameKind, s: &str) -> Result<EntityName> {
     EntityName::parse(kind, s)
 }
 
+/// Refuses a delete while any named dependent remains: `(present, "what")` pairs.
+fn refuse_dependents(parts: &[(bool, &str)]) -> Result<()> {
+    let what: Vec<&str> = parts
+        .iter()
+        .filter(|(present, _)| *present)
+        .map(|(_, w)| *w)
+        .collect();
+    if what.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::DeleteConflict(format!(
+            "Cannot delete entity, must remove {} first.",
+            what.join(", ")
+        )))
+    }
+}
+
 /// Fails with `NoSuchEntity` in AWS's wording.
 fn no_such(what: &str, name: &str) -> Error {
     Error::NoSuchEntity(format!("The {what} with name {name} cannot be found."))

@@ -4,7 +4,8 @@ use super::authz::request_tag_keys;
 use super::policies::{DocumentKind, check_document};
 use super::users::{check_tag_limit, tag_rows};
 use super::{
-    Caller, PermissionsBoundary, RequestContext, Role, Vault, name, no_such, require_account,
+    Caller, PermissionsBoundary, RequestContext, Role, Vault, name, no_such, refuse_dependents,
+    require_account,
 };
 use crate::crypto::generate_unique_id;
 use crate::error::{Error, Result};
@@ -275,22 +276,11 @@ impl Vault {
         let attached = tx.attached(EntityKind::Role, &row.role_id)?;
         let inline = tx.inline_policies(EntityKind::Role, &row.role_id)?;
         if !force {
-            let mut what = Vec::new();
-            if !profiles.is_empty() {
-                what.push("instance profiles");
-            }
-            if !attached.is_empty() {
-                what.push("attached policies");
-            }
-            if !inline.is_empty() {
-                what.push("inline policies");
-            }
-            if !what.is_empty() {
-                return Err(Error::DeleteConflict(format!(
-                    "Cannot delete entity, must remove {} first.",
-                    what.join(", ")
-                )));
-            }
+            refuse_dependents(&[
+                (!profiles.is_empty(), "instance profiles"),
+                (!attached.is_empty(), "attached policies"),
+                (!inline.is_empty(), "inline policies"),
+            ])?;
         }
         for p in &profiles {
             tx.set_profile_role(&p.profile_id, None)?;

@@ -2,7 +2,8 @@
 
 use super::authz::request_tag_keys;
 use super::{
-    Caller, PermissionsBoundary, RequestContext, User, Vault, name, no_such, require_account,
+    Caller, PermissionsBoundary, RequestContext, User, Vault, name, no_such, refuse_dependents,
+    require_account,
 };
 use crate::crypto::generate_unique_id;
 use crate::error::{Error, Result};
@@ -289,31 +290,14 @@ impl Vault {
         let login = tx.login_profile(&row.user_id)?.is_some();
         let mfa = tx.mfa_devices_for_user(&row.user_id)?;
         if !force {
-            let mut what = Vec::new();
-            if login {
-                what.push("login profile");
-            }
-            if !mfa.is_empty() {
-                what.push("MFA devices");
-            }
-            if !keys.is_empty() {
-                what.push("access keys");
-            }
-            if !groups.is_empty() {
-                what.push("group memberships");
-            }
-            if !attached.is_empty() {
-                what.push("attached policies");
-            }
-            if !inline.is_empty() {
-                what.push("inline policies");
-            }
-            if !what.is_empty() {
-                return Err(Error::DeleteConflict(format!(
-                    "Cannot delete entity, must remove {} first.",
-                    what.join(", ")
-                )));
-            }
+            refuse_dependents(&[
+                (login, "login profile"),
+                (!mfa.is_empty(), "MFA devices"),
+                (!keys.is_empty(), "access keys"),
+                (!groups.is_empty(), "group memberships"),
+                (!attached.is_empty(), "attached policies"),
+                (!inline.is_empty(), "inline policies"),
+            ])?;
         }
         for k in &keys {
             tx.delete_access_key(&k.access_key_id)?;

@@ -25,6 +25,21 @@ pub use rows::*;
 pub use sessions::SigningKeyRow;
 pub use signin::{AuthEventRow, LockoutRow, LoginProfileRow, MfaDeviceRow};
 
+/// Times are stored as unix seconds.
+pub(crate) fn ts(t: time::OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+pub(crate) fn from_ts(s: i64) -> rusqlite::Result<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+pub(crate) fn opt_ts(s: Option<i64>) -> rusqlite::Result<Option<time::OffsetDateTime>> {
+    s.map(from_ts).transpose()
+}
+
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "vault.db";
 

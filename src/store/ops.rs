@@ -5,23 +5,9 @@ use time::OffsetDateTime;
 
 use super::{
     AccessKeyRow, AccountRow, EntityKind, GroupRow, InlinePolicyRow, InstanceProfileRow, KeyStatus,
-    PolicyRow, PolicyVersionRow, ReadTx, RoleRow, TagRow, UserRow, WriteTx,
+    PolicyRow, PolicyVersionRow, ReadTx, RoleRow, TagRow, UserRow, WriteTx, from_ts, opt_ts, ts,
 };
 use crate::error::{Error, Result};
-
-fn ts(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-}
-
-fn from_ts(s: i64) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
-    })
-}
-
-fn opt_ts(s: Option<i64>) -> rusqlite::Result<Option<OffsetDateTime>> {
-    s.map(from_ts).transpose()
-}
 
 const USER_COLS: &str = "user_id, account_id, name, path, created_at, boundary_arn";
 fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {

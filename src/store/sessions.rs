@@ -3,12 +3,8 @@
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{ReadTx, WriteTx};
+use super::{ReadTx, WriteTx, ts};
 use crate::error::Result;
-
-fn ts(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-}
 
 /// A stored signing key.
 #[derive(Clone, PartialEq, Eq)]

@@ -4,22 +4,8 @@
 use rusqlite::{OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
-use super::{ReadTx, WriteTx};
+use super::{ReadTx, WriteTx, from_ts, opt_ts, ts};
 use crate::error::{Error, Result};
-
-fn ts(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-}
-
-fn from_ts(s: i64) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
-    })
-}
-
-fn opt_ts(s: Option<i64>) -> rusqlite::Result<Option<OffsetDateTime>> {
-    s.map(from_ts).transpose()
-}
 
 /// A user's console password.
 #[derive(Clone, PartialEq, Eq)]
