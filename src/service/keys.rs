@@ -248,15 +248,20 @@ impl Vault {
         region: &str,
     ) -> Result<()> {
         let now = self.now();
-        let tx = self.store().write()?;
-        let Some(key) = tx.access_key(access_key_id)? else {
-            return Ok(());
+        let fresh = |key: &AccessKeyRow| {
+            key.last_used_at.is_some_and(|t| {
+                now - t < time::Duration::minutes(15)
+                    && key.last_used_service.as_deref() == Some(service)
+            })
         };
-        let fresh = key.last_used_at.is_some_and(|t| {
-            now - t < time::Duration::minutes(15)
-                && key.last_used_service.as_deref() == Some(service)
-        });
-        if !fresh {
+        // Most requests find a recent stamp: a read, and no write or fsync.
+        match self.store().read()?.access_key(access_key_id)? {
+            None => return Ok(()),
+            Some(k) if fresh(&k) => return Ok(()),
+            Some(_) => {}
+        }
+        let tx = self.store().write()?;
+        if tx.access_key(access_key_id)?.is_some_and(|k| !fresh(&k)) {
             tx.record_key_use(access_key_id, now, service, region)?;
         }
         tx.commit()
