@@ -151,6 +151,33 @@ impl AccessKeyId {
         }
     }
 
+    /// A temporary (`ASIA`) id that carries its account, as AWS's newer key ids do: the
+    /// 40-bit account number in the first 8 base32 characters, then 8 random ones.
+    pub fn temporary_for_account(account: &AccountId, random: &[u8; 8]) -> Self {
+        let n: u64 = account.as_str().parse().unwrap_or(0);
+        let mut s = String::with_capacity(20);
+        s.push_str("ASIA");
+        for i in (0..8).rev() {
+            // Each character carries 5 bits; `& 31` keeps the index in the alphabet.
+            s.push(base32_char(((n >> (i * 5)) & 31) as u8));
+        }
+        s.extend(random.iter().map(|b| base32_char(*b)));
+        Self(s)
+    }
+
+    /// The account a temporary id was issued for (see [`Self::temporary_for_account`]).
+    pub fn temporary_account(&self) -> Option<AccountId> {
+        if !self.is_temporary() {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for c in self.0.bytes().skip(4).take(8) {
+            let v = BASE32_ALPHABET.iter().position(|a| *a == c)?;
+            n = (n << 5) | u64::try_from(v).ok()?;
+        }
+        AccountId::parse(&format!("{n:012}")).ok()
+    }
+
     /// True for `ASIA` (temporary) ids.
     pub fn is_temporary(&self) -> bool {
         self.0.starts_with("ASIA")
@@ -206,6 +233,23 @@ mod tests {
         ] {
             assert!(AccessKeyId::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn temporary_ids_carry_their_account() {
+        for a in ["123456789012", "000000000001", "999999999999"] {
+            let acct = AccountId::parse(a).unwrap();
+            let id = AccessKeyId::temporary_for_account(&acct, &[3; 8]);
+            assert_eq!(id.as_str().len(), 20);
+            assert!(AccessKeyId::parse(id.as_str()).is_ok());
+            assert_eq!(id.temporary_account(), Some(acct));
+        }
+        assert_eq!(
+            AccessKeyId::parse("AKIAABCDEFGHIJKLMNOP")
+                .unwrap()
+                .temporary_account(),
+            None
+        );
     }
 
     #[test]

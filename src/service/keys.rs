@@ -270,6 +270,10 @@ impl Vault {
     /// The account an access key belongs to (STS GetAccessKeyInfo). Like AWS, it needs no
     /// permission and reveals nothing but the account id.
     pub fn access_key_account(&self, access_key_id: &str) -> Result<Option<String>> {
+        // Temporary ids carry their account; long-term ones are looked up.
+        if let Some(a) = AccessKeyId::parse(access_key_id)?.temporary_account() {
+            return Ok(Some(a.to_string()));
+        }
         Ok(self
             .store()
             .read()?

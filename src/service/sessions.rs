@@ -273,7 +273,10 @@ impl Vault {
         principal_id: String,
         duration: i64,
     ) -> Result<Claims> {
-        let (key_id, _) = generate_access_key(self.env.rng.as_ref(), true)?;
+        let mut random = [0u8; 8];
+        self.env.rng.fill(&mut random)?;
+        let key_id =
+            crate::model::AccessKeyId::temporary_for_account(&AccountId::parse(account)?, &random);
         let mut token_id = [0u8; 16];
         self.env.rng.fill(&mut token_id)?;
         let now = self.now().unix_timestamp();

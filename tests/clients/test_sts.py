@@ -44,6 +44,8 @@ class StsTest(unittest.TestCase):
         r = self.dan_sts.assume_role(RoleArn=self.role_arn("sts-reader"), RoleSessionName="dan-session")
         creds = r["Credentials"]
         self.assertTrue(creds["AccessKeyId"].startswith("ASIA"))
+        # Temporary key ids carry their account, as AWS's do.
+        self.assertEqual(client("sts").get_access_key_info(AccessKeyId=creds["AccessKeyId"])["Account"], ACCOUNT)
         self.assertEqual(r["AssumedRoleUser"]["Arn"], f"arn:aws:sts::{ACCOUNT}:assumed-role/sts-reader/dan-session")
         self.assertTrue(r["AssumedRoleUser"]["AssumedRoleId"].startswith("AROA"))
         self.assertTrue(r["AssumedRoleUser"]["AssumedRoleId"].endswith(":dan-session"))
