@@ -152,3 +152,23 @@ pub async fn handler(
         Err(_) => failed(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn buckets_refill_over_time() {
+        let r = RateLimiter::new(3, 60);
+        let t = datetime!(2026-01-01 0:00 UTC);
+        assert!((0..3).all(|_| r.take("a", t)));
+        assert!(!r.take("a", t));
+        assert!(r.take("b", t), "keys are independent");
+        assert!(
+            r.take("a", t + time::Duration::seconds(1)),
+            "one token per second at 60/min"
+        );
+        assert!(!r.take("a", t + time::Duration::seconds(1)));
+    }
+}

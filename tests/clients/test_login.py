@@ -64,6 +64,11 @@ class LoginTest(unittest.TestCase):
         self.assertTrue(out["Credentials"]["AccessKeyId"].startswith("ASIA"))
         self.assertFalse(out["MfaAuthenticated"])
 
+    def test_login_is_rate_limited_per_user_name(self):
+        codes = [post_login({"account_id": ACCOUNT, "user_name": "li-throttled", "password": "x"})[0] for _ in range(12)]
+        self.assertEqual(codes[:10], [401] * 10)
+        self.assertEqual(codes[-1], 429)
+
     def test_login_writes_a_profile_the_cli_uses(self):
         cred = os.path.join(self.dir, "credentials")
         p = subprocess.run([BIN, "login", "--endpoint", ENDPOINT, "--account", ACCOUNT, "--user", "li-eve",
