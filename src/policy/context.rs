@@ -5,7 +5,6 @@
 //! typed reading that applies (number, date, IP, bool, bytes), computed once when the
 //! context is built.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use time::OffsetDateTime;
@@ -86,7 +85,7 @@ impl Scalar {
 /// The values of one context key.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    pub(crate) values: Vec<Scalar>,
+    pub(crate) values: smallvec::SmallVec<[Scalar; 1]>,
     /// Whether the key was supplied as a list (multivalued keys are not variables).
     pub(crate) multi: bool,
 }
@@ -95,7 +94,7 @@ impl Entry {
     fn from_value(value: ContextValue) -> Self {
         match value {
             ContextValue::String(s) => Entry {
-                values: vec![Scalar::from_text(s)],
+                values: smallvec::smallvec![Scalar::from_text(s)],
                 multi: false,
             },
             ContextValue::StringList(list) => Entry {
@@ -108,7 +107,7 @@ impl Entry {
                 // Epoch seconds double as a date (`aws:EpochTime`).
                 s.date = values::parse_date(&s.text);
                 Entry {
-                    values: vec![s],
+                    values: smallvec::smallvec![s],
                     multi: false,
                 }
             }
@@ -116,7 +115,7 @@ impl Entry {
                 let mut s = Scalar::empty(if b { "true" } else { "false" }.to_owned());
                 s.boolean = Some(b);
                 Entry {
-                    values: vec![s],
+                    values: smallvec::smallvec![s],
                     multi: false,
                 }
             }
@@ -129,7 +128,7 @@ impl Entry {
                 let secs = d.unix_timestamp() as f64;
                 s.num = Some(secs);
                 Entry {
-                    values: vec![s],
+                    values: smallvec::smallvec![s],
                     multi: false,
                 }
             }
@@ -137,7 +136,7 @@ impl Entry {
                 let mut s = Scalar::empty(ip.to_string());
                 s.ip = Some(ip);
                 Entry {
-                    values: vec![s],
+                    values: smallvec::smallvec![s],
                     multi: false,
                 }
             }
@@ -145,7 +144,7 @@ impl Entry {
                 let mut s = Scalar::empty(values::base64_encode(&bytes));
                 s.bytes = Some(bytes);
                 Entry {
-                    values: vec![s],
+                    values: smallvec::smallvec![s],
                     multi: false,
                 }
             }
@@ -176,7 +175,7 @@ impl RequestContext {
             resource: resource.into(),
             principal_arn: String::new(),
             principal_account: String::new(),
-            keys: BTreeMap::new(),
+            keys: Vec::with_capacity(16),
         }
     }
 
@@ -239,7 +238,7 @@ pub struct RequestContextBuilder {
     resource: String,
     principal_arn: String,
     principal_account: String,
-    keys: BTreeMap<String, ContextValue>,
+    keys: Vec<(String, ContextValue)>,
 }
 
 impl RequestContextBuilder {
@@ -253,7 +252,7 @@ impl RequestContextBuilder {
 
     /// Sets a key to a typed value.
     pub fn value(mut self, key: &str, value: ContextValue) -> Self {
-        self.keys.insert(key.to_lowercase(), value);
+        self.keys.push((key.to_lowercase(), value));
         self
     }
 
@@ -307,7 +306,13 @@ impl RequestContextBuilder {
     }
 
     /// Finishes the context.
-    pub fn build(self) -> RequestContext {
+    pub fn build(mut self) -> RequestContext {
+        // Sorted by key for binary search; a key set twice keeps its last value (a stable
+        // sort keeps insertion order among equal keys, and dedup keeps the first of each
+        // run, so reverse first).
+        self.keys.reverse();
+        self.keys.sort_by(|a, b| a.0.cmp(&b.0));
+        self.keys.dedup_by(|a, b| a.0 == b.0);
         let keys = self
             .keys
             .into_iter()
