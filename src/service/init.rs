@@ -142,6 +142,7 @@ impl Vault {
             compiled: super::authz::CompiledCache::default(),
             hashes: crate::auth::HashPool::new(super::hash_permits(), opts.password_params),
             tokens: super::sessions::new_state(),
+            nonces: super::instances::NonceCache::default(),
             env: env.clone(),
             data_dir: Some(data_dir.to_owned()),
         };

@@ -6,6 +6,7 @@ mod authz;
 mod builtin;
 mod groups;
 mod init;
+mod instances;
 mod keys;
 mod mfa;
 mod policies;
@@ -31,6 +32,7 @@ use crate::store::{DB_FILE, ReadTx, Store};
 
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy};
 pub use init::{ADMIN_USER, BOOTSTRAP_CREDENTIALS_FILE, InitOptions, InitOutput, vault_exists};
+pub use instances::{INSTANCE_CLOCK_WINDOW, InstanceInfo, instance_request_message};
 pub use keys::{MAX_KEYS_PER_USER, parse_status};
 pub use mfa::{MAX_MFA_DEVICES, MfaDevice, NewVirtualMfaDevice, VirtualMfaDevice};
 pub use policies::{DocumentKind, PolicyScope};
@@ -111,6 +113,7 @@ pub struct Vault {
     compiled: authz::CompiledCache,
     hashes: crate::auth::HashPool,
     tokens: std::sync::RwLock<sessions::TokenState>,
+    nonces: instances::NonceCache,
     env: Env,
     data_dir: Option<PathBuf>,
 }
@@ -140,6 +143,7 @@ impl Vault {
                 crate::auth::PasswordParams::default(),
             ),
             tokens: sessions::new_state(),
+            nonces: instances::NonceCache::default(),
             env,
             data_dir: Some(data_dir.to_owned()),
         };
@@ -160,6 +164,7 @@ impl Vault {
                 crate::auth::PasswordParams::default(),
             ),
             tokens: sessions::new_state(),
+            nonces: instances::NonceCache::default(),
             env,
             data_dir: None,
         })
@@ -247,6 +252,8 @@ fn require_account(tx: &ReadTx<'_>, account: &AccountId) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_instances;
 #[cfg(test)]
 mod tests_sessions;
 #[cfg(test)]

@@ -178,6 +178,11 @@ impl Vault {
             ctx,
         )?;
         let row = found.ok_or_else(|| no_such("instance profile", n.as_str()))?;
+        if !tx.instances_for_profile(&row.profile_id)?.is_empty() {
+            return Err(Error::DeleteConflict(
+                "Cannot delete an instance profile that registered instances use; deregister them first.".into(),
+            ));
+        }
         if row.role_id.is_some() {
             if !force {
                 return Err(Error::DeleteConflict(

@@ -240,6 +240,21 @@ impl Vault {
             .unwrap_or(0)
     }
 
+    pub(super) fn mint_pub(&self, claims: Claims) -> Result<IssuedSession> {
+        self.mint(claims)
+    }
+
+    pub(super) fn new_claims_pub(
+        &self,
+        kind: SessionKind,
+        account: &str,
+        arn: String,
+        id: String,
+        duration: i64,
+    ) -> Result<Claims> {
+        self.new_claims(kind, account, arn, id, duration)
+    }
+
     fn mint(&self, claims: Claims) -> Result<IssuedSession> {
         self.ensure_keys()?;
         self.refresh_revocations()?;
@@ -685,6 +700,10 @@ impl Vault {
             || before("account", &c.account)
             || c.role_arn.as_deref().is_some_and(|a| before("role", a))
             || before("principal", &c.principal_id)
+            || (c.kind == SessionKind::Instance
+                && c.session_name
+                    .as_deref()
+                    .is_some_and(|i| before("instance", i)))
             || c.source_access_key_id
                 .as_deref()
                 .is_some_and(|k| before("key", k)))

@@ -6,6 +6,7 @@
 //! - [`Store::write`] gives a [`WriteTx`] (`BEGIN IMMEDIATE`), which must be
 //!   [`WriteTx::commit`]ted; dropping it rolls back.
 
+mod instances;
 mod ops;
 mod rows;
 mod schema;
@@ -21,6 +22,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
+pub use instances::InstanceRow;
 pub use rows::*;
 pub use sessions::SigningKeyRow;
 pub use signin::{AuthEventRow, LockoutRow, LoginProfileRow, MfaDeviceRow};

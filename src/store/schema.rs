@@ -222,4 +222,17 @@ CREATE TABLE revoked_tokens (
     expires_at INTEGER NOT NULL
 ) STRICT;
 "#,
+    // 5: EC2-like instance identities: the instance keeps its Ed25519 private key, the
+    // vault stores only the public half.
+    r#"
+CREATE TABLE instances (
+    instance_id   TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL REFERENCES accounts(account_id),
+    name          TEXT NOT NULL,
+    profile_id    TEXT NOT NULL REFERENCES instance_profiles(profile_id),
+    public_key    BLOB NOT NULL UNIQUE,
+    registered_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX instances_profile ON instances(profile_id);
+"#,
 ];
