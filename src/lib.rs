@@ -6,6 +6,7 @@
 //! function per operation: authorize, validate, execute in one transaction), and the
 //! [`cli`] on top. `main.rs` is a thin entry point.
 
+pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod cli;

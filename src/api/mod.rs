@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod iam;
+mod instances;
 pub mod login;
 mod metrics;
 pub mod query;
@@ -91,6 +92,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_handler))
         .route("/vault/v1/login", axum::routing::post(login::handler))
+        .route(
+            "/vault/v1/instances/credentials",
+            axum::routing::post(instances::credentials),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -6,6 +6,7 @@ mod account;
 mod client_cmds;
 mod group;
 mod init;
+mod instance;
 mod instance_profile;
 mod output;
 mod policy;
@@ -121,6 +122,14 @@ pub enum Command {
     /// Check the account against IAM best practice (exit 0 clean, 1 with findings).
     #[command(after_help = "Example:\n  iamvault doctor --output json")]
     Doctor,
+    /// Register EC2-like instances (their keys) with instance profiles.
+    #[command(subcommand)]
+    Instance(instance::InstanceCmd),
+    /// Run the workload agent: IMDSv2 and container credentials from the vault.
+    #[command(
+        after_help = "Example:\n  iamvault agent --endpoint https://vault.internal:8443 --instance-key /etc/iamvault/instance.key --listen 127.0.0.1:8901"
+    )]
+    Agent(instance::AgentArgs),
     /// Manage the keys that sign session tokens.
     #[command(subcommand)]
     Keys(tokens::KeysCmd),
@@ -230,6 +239,9 @@ fn dispatch(cli: Cli) -> Result<Output> {
         Command::Settings(c) => signin::settings(&mut Ctx::open(&cli.data_dir)?, c),
         Command::CredentialReport(a) => signin::credential_report(&Ctx::open(&cli.data_dir)?, a),
         Command::Doctor => signin::doctor(&Ctx::open(&cli.data_dir)?),
+        Command::Instance(instance::InstanceCmd::Keygen { out }) => instance::keygen(&out),
+        Command::Instance(c) => instance::run(&Ctx::open(&cli.data_dir)?, c),
+        Command::Agent(a) => instance::agent(a),
         Command::Keys(c) => tokens::keys(&Ctx::open(&cli.data_dir)?, c),
         Command::Token(c) => tokens::token(c),
         Command::Session(c) => tokens::session(&Ctx::open(&cli.data_dir)?, c),

@@ -26,9 +26,10 @@ const NONCE_LIMIT: usize = 200_000;
 #[derive(Default)]
 pub(crate) struct NonceCache(Mutex<HashMap<String, i64>>);
 
-/// The bytes an instance signs to ask for credentials.
-pub fn instance_request_message(instance_id: &str, timestamp: i64, nonce: &str) -> Vec<u8> {
-    format!("iamvault instance credentials v1\n{instance_id}\n{timestamp}\n{nonce}").into_bytes()
+/// The bytes an instance signs to ask for credentials: it names itself by its public key
+/// (hex), so the agent needs nothing but its key file.
+pub fn instance_request_message(public_key_hex: &str, timestamp: i64, nonce: &str) -> Vec<u8> {
+    format!("iamvault instance credentials v1\n{public_key_hex}\n{timestamp}\n{nonce}").into_bytes()
 }
 
 /// A registered instance as reported.
@@ -182,11 +183,11 @@ impl Vault {
     /// allows `ec2.amazonaws.com` to call `sts:AssumeRole`.
     pub fn instance_credentials(
         &self,
-        instance_id: &str,
+        public_key_hex: &str,
         timestamp: i64,
         nonce: &str,
         signature: &[u8],
-    ) -> Result<IssuedSession> {
+    ) -> Result<(String, IssuedSession)> {
         let denied = || Error::AccessDenied("the instance credential request was refused".into());
         if !(16..=128).contains(&nonce.len())
             || !nonce
@@ -201,13 +202,17 @@ impl Vault {
         if (timestamp - now).abs() > INSTANCE_CLOCK_WINDOW {
             return Err(denied());
         }
+        let key: [u8; 32] = hex::decode(public_key_hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(denied)?;
         let tx = self.store().read()?;
-        let row = tx.instance(instance_id)?.ok_or_else(denied)?;
-        let key: [u8; 32] = row.public_key.as_slice().try_into().map_err(|_| denied())?;
+        let row = tx.instance_by_key(&key)?.ok_or_else(denied)?;
+        let instance_id = row.instance_id.clone();
         let vk = VerifyingKey::from_bytes(&key).map_err(|_| denied())?;
         let sig_bytes: [u8; 64] = signature.try_into().map_err(|_| denied())?;
         vk.verify_strict(
-            &instance_request_message(instance_id, timestamp, nonce),
+            &instance_request_message(public_key_hex, timestamp, nonce),
             &Signature::from_bytes(&sig_bytes),
         )
         .map_err(|_| denied())?;
@@ -277,6 +282,6 @@ impl Vault {
         claims.role_arn = Some(role_arn);
         claims.session_name = Some(row.instance_id.clone());
         claims.source_access_key_id = None;
-        self.mint_pub(claims)
+        Ok((instance_id, self.mint_pub(claims)?))
     }
 }

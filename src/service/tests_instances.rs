@@ -61,9 +61,11 @@ fn profile(v: &Vault, root: &Caller, name: &str, trust: &str) {
         .unwrap();
 }
 
-fn ask(v: &Vault, key: &SigningKey, id: &str, t: i64, nonce: &str) -> Result<IssuedSession> {
-    let sig = key.sign(&instance_request_message(id, t, nonce));
-    v.instance_credentials(id, t, nonce, &sig.to_bytes())
+fn ask(v: &Vault, key: &SigningKey, _id: &str, t: i64, nonce: &str) -> Result<IssuedSession> {
+    let pk = hex::encode(key.verifying_key().as_bytes());
+    let sig = key.sign(&instance_request_message(&pk, t, nonce));
+    v.instance_credentials(&pk, t, nonce, &sig.to_bytes())
+        .map(|(_, s)| s)
 }
 
 #[test]
@@ -120,7 +122,8 @@ fn a_registered_instance_gets_role_credentials_once_per_nonce() {
     assert!(ask(&v, &key, &info.instance_id, t + 301, "nonce-0000000003").is_err());
     let stranger = SigningKey::from_bytes(&[6; 32]);
     assert!(ask(&v, &stranger, &info.instance_id, t, "nonce-0000000004").is_err());
-    assert!(ask(&v, &key, "i-00000000000000000", t, "nonce-0000000005").is_err());
+    let unregistered = SigningKey::from_bytes(&[9; 32]);
+    assert!(ask(&v, &unregistered, "", t, "nonce-0000000005").is_err());
     // A new nonce works; time moves on with the test clock.
     clock.advance(Duration::seconds(30));
     ask(

@@ -48,6 +48,18 @@ impl ReadTx<'_> {
             .optional()?)
     }
 
+    /// The instance registered with a public key.
+    pub fn instance_by_key(&self, public_key: &[u8]) -> Result<Option<InstanceRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLS} FROM instances WHERE public_key = ?1"),
+                params![public_key],
+                row,
+            )
+            .optional()?)
+    }
+
     /// The instances of an account.
     pub fn instances(&self, account_id: &str) -> Result<Vec<InstanceRow>> {
         let mut st = self.conn.prepare(&format!(

@@ -18,3 +18,4 @@ mod signin;
 mod simulate;
 mod support;
 mod tokens;
+mod workloads;

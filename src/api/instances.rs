@@ -1,0 +1,88 @@
+//! `POST /vault/v1/instances/credentials`: role credentials for a registered instance,
+//! authenticated by the instance's Ed25519 signature (no SigV4: the instance has no AWS key).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::AppState;
+use crate::error::Error;
+
+/// The request an agent sends.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialRequest {
+    public_key: String,
+    timestamp: i64,
+    nonce: String,
+    signature: String,
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// The handler.
+pub async fn credentials(State(st): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<CredentialRequest>(&body) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"InvalidRequest"}"#.to_owned(),
+        );
+    };
+    let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(&req.signature) else {
+        return json(
+            StatusCode::FORBIDDEN,
+            r#"{"error":"AccessDenied"}"#.to_owned(),
+        );
+    };
+    let st2 = Arc::clone(&st);
+    let result = tokio::task::spawn_blocking(move || {
+        st2.vault
+            .instance_credentials(&req.public_key, req.timestamp, &req.nonce, &sig)
+    })
+    .await;
+    match result {
+        Ok(Ok((instance_id, s))) => {
+            st.metrics.observe("InstanceCredentials", "ok", 0.0);
+            let exp = time::OffsetDateTime::from_unix_timestamp(s.claims.expires_at)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            let body = serde_json::json!({
+                "InstanceId": instance_id,
+                "RoleArn": s.claims.role_arn,
+                "AccountId": s.claims.account,
+                "AccessKeyId": s.claims.access_key_id,
+                "SecretAccessKey": s.secret.expose(),
+                "Token": s.token,
+                "Expiration": crate::service::iso8601(&exp),
+            });
+            json(StatusCode::OK, body.to_string())
+        }
+        Ok(Err(e)) => {
+            st.metrics.observe("InstanceCredentials", e.code(), 0.0);
+            tracing::info!(error_code = e.code(), "instance credential request refused");
+            let status = if matches!(e, Error::InvalidInput(_)) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            json(
+                status,
+                serde_json::json!({ "error": e.code(), "message": e.to_string() }).to_string(),
+            )
+        }
+        Err(_) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"error":"ServiceFailure"}"#.to_owned(),
+        ),
+    }
+}
