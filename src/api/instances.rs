@@ -86,3 +86,75 @@ pub async fn credentials(State(st): State<Arc<AppState>>, body: axum::body::Byte
         ),
     }
 }
+
+/// `POST /vault/v1/instances/{register,list,deregister}`: the instance operations for
+/// callers with AWS credentials, signed with SigV4 like every other call.
+pub async fn manage(
+    State(st): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    axum::extract::Path(op): axum::extract::Path<String>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let st2 = Arc::clone(&st);
+    let result = tokio::task::spawn_blocking(
+        move || -> std::result::Result<serde_json::Value, super::WireError> {
+            let authn = super::auth::authenticate(&st2, &method, &uri, &headers, &body)?;
+            let ctx = crate::service::RequestContext {
+                source_ip: Some(peer.ip()),
+                secure_transport: st2.tls || peer.ip().is_loopback(),
+                region: Some(authn.region.clone()),
+            };
+            let v: serde_json::Value =
+                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            let field = |k: &str| -> std::result::Result<String, super::WireError> {
+                v.get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::Validation(format!("the field `{k}` is required")).into())
+            };
+            let vault = &st2.vault;
+            Ok(match op.as_str() {
+                "register" => {
+                    let key = hex::decode(field("public_key")?)
+                        .map_err(|_| Error::InvalidInput("public_key must be hex".into()))?;
+                    serde_json::to_value(vault.register_instance(
+                        &authn.caller,
+                        &ctx,
+                        &field("name")?,
+                        &field("instance_profile")?,
+                        &key,
+                    )?)
+                    .unwrap_or_default()
+                }
+                "list" => {
+                    serde_json::json!({ "Instances": vault.list_instances(&authn.caller, &ctx)? })
+                }
+                "deregister" => {
+                    vault.deregister_instance(&authn.caller, &ctx, &field("instance_id")?)?;
+                    serde_json::json!({})
+                }
+                other => {
+                    return Err(Error::InvalidInput(format!(
+                        "unknown instance operation `{other}`"
+                    ))
+                    .into());
+                }
+            })
+        },
+    )
+    .await;
+    match result {
+        Ok(Ok(v)) => json(StatusCode::OK, v.to_string()),
+        Ok(Err(e)) => json(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            serde_json::json!({ "error": e.code, "message": e.message }).to_string(),
+        ),
+        Err(_) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"error":"ServiceFailure"}"#.to_owned(),
+        ),
+    }
+}

@@ -96,6 +96,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/vault/v1/instances/credentials",
             axum::routing::post(instances::credentials),
         )
+        .route(
+            "/vault/v1/instances/{op}",
+            axum::routing::post(instances::manage),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -125,9 +129,9 @@ impl Api {
 /// A wire-level failure: an AWS code, an HTTP status and a message.
 #[derive(Debug)]
 pub struct WireError {
-    status: u16,
-    code: &'static str,
-    message: String,
+    pub(crate) status: u16,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 impl From<Error> for WireError {

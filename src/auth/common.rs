@@ -1,5 +1,8 @@
-//! The bundled list of common passwords (see the header of `common-passwords.txt` for
-//! its source and licence), for the `RejectCommonPasswords` policy setting.
+//! The bundled list of common passwords, for the `RejectCommonPasswords` policy setting:
+//! the 20,000 most frequent entries of the `passwords` list in zxcvbn 4.5.0 (PyPI package
+//! `zxcvbn`, `zxcvbn/frequency_lists.py`, MIT licence; the header of
+//! `common-passwords.txt` carries the notice). Loaded once, lazily, into a hash set;
+//! compared case-insensitively (the list is lowercase).
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -9,8 +12,11 @@ const LIST: &str = include_str!("common-passwords.txt");
 fn set() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| {
+        // The header is the leading block of `#` lines; after it every line is a password.
         LIST.lines()
-            .filter(|l| !l.starts_with("# ") && *l != "#" && !l.is_empty())
+            .skip_while(|l| l.starts_with('#'))
+            .map(|l| l.trim_end_matches('\r'))
+            .filter(|l| !l.is_empty())
             .collect()
     })
 }
@@ -35,6 +41,9 @@ mod tests {
         assert!(is_common("password"));
         assert!(is_common("PassWord"));
         assert!(is_common("123456"));
+        assert!(is_common("QWERTY123"));
         assert!(!is_common("correct-Horse-battery-staple-9"));
+        assert!(!is_common(""));
+        assert!(!is_common("# MIT License"), "the header is not a password");
     }
 }

@@ -126,3 +126,102 @@ fn unmodified_sdks_get_role_credentials_from_the_agent() {
     println!("{text}");
     assert!(out.status.success(), "{text}");
 }
+
+#[test]
+fn instance_operations_over_the_wire_need_pass_role() {
+    use iamvault::client::{Client, credentials_file::read_profile};
+    use std::sync::Arc;
+    let server = Server::start();
+    let tmp = server.dir.parent().unwrap().to_owned();
+    let trust = tmp.join("trust.json");
+    std::fs::write(&trust, EC2_TRUST).unwrap();
+    run_in(
+        &server.dir,
+        &[
+            "role",
+            "create",
+            "db",
+            "--trust-policy",
+            trust.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    run_in(&server.dir, &["instance-profile", "create", "db"]).ok();
+    run_in(&server.dir, &["instance-profile", "add-role", "db", "db"]).ok();
+    let client = Client::new(&server.url, Arc::new(iamvault::clock::SystemClock)).unwrap();
+    let admin = read_profile(&server.credentials_file(), "iamvault-admin").unwrap();
+    let key = tmp.join("i.key");
+    run_in(
+        &tmp,
+        &["instance", "keygen", "--out", key.to_str().unwrap()],
+    )
+    .ok();
+    let public = std::fs::read_to_string(format!("{}.pub", key.display()))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // A user allowed to register but not to pass the role is refused.
+    run_in(&server.dir, &["user", "create", "ops"]).ok();
+    let p = tmp.join("p.json");
+    std::fs::write(&p, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"vault:RegisterInstance","Resource":"*"}]}"#).unwrap();
+    run_in(
+        &server.dir,
+        &[
+            "policy",
+            "put-inline",
+            "--user",
+            "ops",
+            "--name",
+            "reg",
+            "--document",
+            p.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let k = run_in(
+        &server.dir,
+        &["access-key", "create", "--user", "ops", "--output", "json"],
+    )
+    .ok()
+    .json();
+    let ops = iamvault::client::Credentials {
+        access_key_id: k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret_access_key: iamvault::model::SecretString::new(
+            k["AccessKey"]["SecretAccessKey"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        ),
+        session_token: None,
+    };
+    let body = serde_json::json!({"name": "db-1", "instance_profile": "db", "public_key": public});
+    let e = client
+        .vault_json(&ops, "/vault/v1/instances/register", &body)
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "AccessDenied");
+    assert!(e.to_string().contains("iam:PassRole"), "{e}");
+    // The administrator registers, lists and deregisters.
+    let reg = client
+        .vault_json(&admin, "/vault/v1/instances/register", &body)
+        .unwrap();
+    let id = reg["instance_id"].as_str().unwrap().to_owned();
+    let list = client
+        .vault_json(&admin, "/vault/v1/instances/list", &serde_json::json!({}))
+        .unwrap();
+    assert_eq!(list["Instances"][0]["instance_id"], id.as_str());
+    client
+        .vault_json(
+            &admin,
+            "/vault/v1/instances/deregister",
+            &serde_json::json!({"instance_id": id}),
+        )
+        .unwrap();
+    // Unsigned calls are refused by the one verifier.
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/vault/v1/instances/list", server.url))
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}
