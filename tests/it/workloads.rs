@@ -100,18 +100,55 @@ fn unmodified_sdks_get_role_credentials_from_the_agent() {
     // botocore sends the file as is, so it must not end with a newline.
     std::fs::write(&token_file, "secret-bearer-token").unwrap();
     let (_agent, agent_url) = start_agent(&server.url, &key, &token_file);
+    let imds_get = |path: &str| {
+        let http = reqwest::blocking::Client::new();
+        let token = http
+            .put(format!("{agent_url}/latest/api/token"))
+            .header("X-aws-ec2-metadata-token-ttl-seconds", "60")
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        http.get(format!("{agent_url}{path}"))
+            .header("X-aws-ec2-metadata-token", token)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(
+        imds_get("/latest/meta-data/instance-id").text().unwrap(),
+        instance_id
+    );
 
-    let Some(py) = python() else { return };
+    if let Some(py) = python() {
+        run_sdks(&py, &server, &tmp, &agent_url, &instance_id, &token_file);
+    }
+
+    // With the vault gone, the agent keeps serving the credentials it has until they expire.
+    drop(server);
+    let r = imds_get("/latest/meta-data/iam/security-credentials/web");
+    assert!(r.status().is_success());
+    let creds: serde_json::Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+    assert!(creds["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+}
+
+fn run_sdks(
+    py: &str,
+    server: &Server,
+    tmp: &Path,
+    agent_url: &str,
+    instance_id: &str,
+    token_file: &Path,
+) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/test_workloads.py");
     let out = Command::new(py)
         .arg(script)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &tmp)
+        .env("HOME", tmp)
         .env("IAMVAULT_ENDPOINT", &server.url)
-        .env("IAMVAULT_AGENT", &agent_url)
-        .env("IAMVAULT_INSTANCE_ID", &instance_id)
-        .env("IAMVAULT_CONTAINER_TOKEN_FILE", &token_file)
+        .env("IAMVAULT_AGENT", agent_url)
+        .env("IAMVAULT_INSTANCE_ID", instance_id)
+        .env("IAMVAULT_CONTAINER_TOKEN_FILE", token_file)
         .env(
             "IAMVAULT_AWS_CLI",
             std::env::var("IAMVAULT_AWS_CLI").unwrap_or_default(),
