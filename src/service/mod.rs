@@ -2,6 +2,7 @@
 //! [`Vault::authorize`] with the IAM action and resource ARN AWS uses, validates its input,
 //! then executes in one write transaction.
 
+mod authorize_wire;
 mod authz;
 mod builtin;
 mod groups;
@@ -30,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::model::{AccountId, Arn, EntityName, NameKind};
 use crate::store::{DB_FILE, ReadTx, Store};
 
+pub use authorize_wire::*;
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy};
 pub use init::{ADMIN_USER, BOOTSTRAP_CREDENTIALS_FILE, InitOptions, InitOutput, vault_exists};
 pub use instances::{INSTANCE_CLOCK_WINDOW, InstanceInfo, instance_request_message};
