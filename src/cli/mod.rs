@@ -57,6 +57,10 @@ pub struct Cli {
         default_value = "./iamvault-data"
     )]
     pub data_dir: PathBuf,
+    /// The account whose root user the local CLI acts as (default: the vault's first
+    /// account).
+    #[arg(long, global = true, env = "IAMVAULT_ACCOUNT")]
+    pub account: Option<String>,
     /// Output format: `table` for people, `json` for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -176,9 +180,20 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn open(data_dir: &Path) -> Result<Self> {
+    fn open(data_dir: &Path, account: Option<&str>) -> Result<Self> {
         let vault = Vault::open(data_dir, Env::system())?;
-        let account = vault.default_account()?;
+        let account = match account {
+            None => vault.default_account()?,
+            Some(a) => {
+                let id = crate::model::AccountId::parse(a)?;
+                if !vault.accounts()?.contains(&id) {
+                    return Err(Error::NoSuchEntity(format!(
+                        "the account {id} does not exist in this vault"
+                    )));
+                }
+                id
+            }
+        };
         Ok(Self {
             caller: Caller::root(&account),
             vault,
@@ -225,30 +240,48 @@ pub fn parse_tags(args: &[String]) -> Result<Vec<Tag>> {
 fn dispatch(cli: Cli) -> Result<Output> {
     match cli.command {
         Command::Init(a) => init::run(&cli.data_dir, a),
-        Command::Account(c) => account::run(&Ctx::open(&cli.data_dir)?, c),
+        Command::Account(c) => account::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
         Command::Serve(a) => serve::run(&cli.data_dir, cli.output, a),
-        Command::User(c) => user::run(&Ctx::open(&cli.data_dir)?, c),
-        Command::Group(c) => group::run(&Ctx::open(&cli.data_dir)?, c),
-        Command::Role(c) => role::run(&Ctx::open(&cli.data_dir)?, c),
-        Command::InstanceProfile(c) => instance_profile::run(&Ctx::open(&cli.data_dir)?, c),
-        Command::Policy(c) => policy::run(&Ctx::open(&cli.data_dir)?, c),
-        Command::AccessKey(c) => access_key::run(&Ctx::open(&cli.data_dir)?, c),
-        Command::LoginProfile(c) => signin::login_profile(&Ctx::open(&cli.data_dir)?, c),
-        Command::PasswordPolicy(c) => signin::password_policy(&Ctx::open(&cli.data_dir)?, c),
-        Command::Mfa(c) => signin::mfa(&Ctx::open(&cli.data_dir)?, c),
-        Command::Settings(c) => signin::settings(&mut Ctx::open(&cli.data_dir)?, c),
-        Command::CredentialReport(a) => signin::credential_report(&Ctx::open(&cli.data_dir)?, a),
-        Command::Doctor => signin::doctor(&Ctx::open(&cli.data_dir)?),
+        Command::User(c) => user::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
+        Command::Group(c) => group::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
+        Command::Role(c) => role::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
+        Command::InstanceProfile(c) => {
+            instance_profile::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
+        }
+        Command::Policy(c) => policy::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
+        Command::AccessKey(c) => {
+            access_key::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
+        }
+        Command::LoginProfile(c) => {
+            signin::login_profile(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
+        }
+        Command::PasswordPolicy(c) => {
+            signin::password_policy(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
+        }
+        Command::Mfa(c) => signin::mfa(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
+        Command::Settings(c) => {
+            signin::settings(&mut Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
+        }
+        Command::CredentialReport(a) => {
+            signin::credential_report(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, a)
+        }
+        Command::Doctor => signin::doctor(&Ctx::open(&cli.data_dir, cli.account.as_deref())?),
         Command::Instance(instance::InstanceCmd::Keygen { out }) => instance::keygen(&out),
-        Command::Instance(c) => instance::run(&Ctx::open(&cli.data_dir)?, c),
+        Command::Instance(c) => {
+            instance::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
+        }
         Command::Agent(a) => instance::agent(a),
-        Command::Keys(c) => tokens::keys(&Ctx::open(&cli.data_dir)?, c),
+        Command::Keys(c) => tokens::keys(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
         Command::Token(c) => tokens::token(c),
-        Command::Session(c) => tokens::session(&Ctx::open(&cli.data_dir)?, c),
+        Command::Session(c) => {
+            tokens::session(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
+        }
         Command::RotateKey(a) => client_cmds::rotate(a),
         Command::Login(a) => client_cmds::login(a),
         Command::CredentialProcess(a) => client_cmds::credential_process(a),
-        Command::Simulate(a) => simulate::run(&Ctx::open(&cli.data_dir)?, a),
+        Command::Simulate(a) => {
+            simulate::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, a)
+        }
     }
 }
 

@@ -223,6 +223,10 @@ pub struct PolicySet<'a> {
     pub session: &'a [(&'a str, &'a CompiledPolicy)],
     /// The resource-based (or trust) policy of the resource, if any.
     pub resource: Option<(&'a str, &'a CompiledPolicy)>,
+    /// Further resource-based policies that cover the resource (a bucket's policy for an
+    /// object under it), all of the same owner. Together with `resource` they act as one
+    /// policy holding all their statements.
+    pub covering: &'a [(&'a str, &'a CompiledPolicy)],
     /// The account that owns the resource; `None` means the principal's account.
     pub resource_owner: Option<&'a str>,
     pub principal: PrincipalInfo<'a>,
@@ -236,6 +240,7 @@ impl<'a> PolicySet<'a> {
             boundary: None,
             session: &[],
             resource: None,
+            covering: &[],
             resource_owner: None,
             principal,
         }
@@ -466,10 +471,17 @@ fn evaluate(
     }
     let mut rp_grant: Option<Grant> = None;
     let mut is_trust = false;
-    if let Some((id, pol)) = set.resource {
-        is_trust = pol.kind() == PolicyKind::Trust;
-        let s = scan(pol, id, PolicyType::Resource, ctx, p, collect);
-        rp_grant = s.grant;
+    for (id, pol) in set.resource.iter().chain(set.covering.iter()) {
+        is_trust |= pol.kind() == PolicyKind::Trust;
+        let s = scan(
+            pol,
+            id,
+            PolicyType::Resource,
+            ctx,
+            p,
+            collect.as_deref_mut(),
+        );
+        rp_grant = rp_grant.max(s.grant);
         if s.deny {
             deny_in = deny_in.or(Some(PolicyType::Resource));
             if fast {

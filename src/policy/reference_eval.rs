@@ -683,6 +683,7 @@ proptest! {
             boundary: bnd.as_ref().map(|p| ("bnd", p)),
             session: &sess_refs,
             resource: res.as_ref().map(|p| ("res", p)),
+            covering: &[],
             resource_owner: Some(if case.request.cross_account { OTHER } else { ACCT }),
             principal,
         };

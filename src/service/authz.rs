@@ -77,8 +77,69 @@ impl From<policy::PolicyError> for Error {
     }
 }
 
-/// A session caller's policies, context keys and `aws:PrincipalType`.
-type SessionAuthz = (PrincipalPolicies, Vec<(String, ContextValue)>, &'static str);
+/// The identity side of a principal: its policies, its context keys and its
+/// `aws:PrincipalType`. Built from the store, then reused while nothing changes.
+pub(super) struct PrincipalEntry {
+    pub pols: PrincipalPolicies,
+    pub keys: Vec<(String, ContextValue)>,
+    pub principal_type: &'static str,
+}
+
+/// One authorization question.
+pub(super) struct Question<'a> {
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub ctx: &'a RequestContext,
+    /// Request-specific keys (resource tags, request tags, service-supplied keys).
+    pub keys: &'a [(String, ContextValue)],
+    pub resource_policy: Option<(&'a str, &'a CompiledPolicy)>,
+    /// Further resource policies covering the resource (same owner).
+    pub covering: &'a [(&'a str, &'a CompiledPolicy)],
+    pub owner: &'a str,
+}
+
+/// `aws:PrincipalTag/…` keys.
+fn principal_tag_keys(
+    tags: &[(String, String)],
+) -> impl Iterator<Item = (String, ContextValue)> + '_ {
+    tags.iter().map(|(k, v)| {
+        (
+            format!("aws:PrincipalTag/{k}"),
+            ContextValue::String(v.clone()),
+        )
+    })
+}
+
+/// What GetSessionToken credentials may not do whatever their policies say: call IAM
+/// without MFA, or STS beyond AssumeRole and GetCallerIdentity.
+pub(super) fn session_guard(caller: &Caller, action: &str) -> Result<()> {
+    let CallerKind::Session(c) = &caller.kind else {
+        return Ok(());
+    };
+    if c.kind != crate::sts::SessionKind::User {
+        return Ok(());
+    }
+    let a = action.to_ascii_lowercase();
+    if a.starts_with("iam:") && c.mfa_time.is_none() {
+        return Err(Error::AccessDenied(format!(
+            "User: {} is not authorized to perform: {action} because credentials from GetSessionToken without MFA cannot call IAM",
+            caller.arn
+        )));
+    }
+    let allowed_sts = [
+        "sts:assumerole",
+        "sts:getcalleridentity",
+        "sts:tagsession",
+        "sts:setsourceidentity",
+    ];
+    if a.starts_with("sts:") && !allowed_sts.contains(&a.as_str()) {
+        return Err(Error::AccessDenied(format!(
+            "User: {} is not authorized to perform: {action} because credentials from GetSessionToken can call only AssumeRole and GetCallerIdentity in STS",
+            caller.arn
+        )));
+    }
+    Ok(())
+}
 
 /// The identity-side policies of a principal, compiled.
 pub(super) struct PrincipalPolicies {
@@ -250,25 +311,38 @@ impl Vault {
         resource_policy: Option<(&str, &CompiledPolicy)>,
         owner: &str,
     ) -> Result<()> {
-        let cross_account = owner != caller.account.as_str();
-        let deny = |eval: &policy::Evaluation| {
-            let message = policy::denial_message(&caller.arn, action, resource, eval);
-            Error::AccessDenied(self.with_encoded_message(message, caller, action, resource, eval))
+        session_guard(caller, action)?;
+        let entry = self.principal_entry(tx, caller)?;
+        let mut keys = self.resource_tags(tx, caller, resource)?;
+        keys.extend_from_slice(extra);
+        let q = Question {
+            action,
+            resource,
+            ctx,
+            keys: &keys,
+            resource_policy,
+            covering: &[],
+            owner,
         };
-        let (pols, mut keys, principal_type) = match &caller.kind {
-            // The root user may do everything in its own account unless a resource policy
-            // denies it explicitly.
-            CallerKind::Root => {
-                let principal = PrincipalInfo::root(&caller.arn, caller.account.as_str());
-                let mut set = PolicySet::new(principal);
-                set.resource = resource_policy;
-                set.resource_owner = Some(owner);
-                let rctx = self.base_context(caller, action, resource, ctx, extra);
-                if policy::decide(&set, &rctx).is_allowed() {
-                    return Ok(());
-                }
-                return Err(deny(&policy::explain(&set, &rctx)));
-            }
+        let (decision, eval) = self.evaluate_entry(caller, entry.as_ref(), &q);
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        let eval = eval.unwrap_or_else(|| self.explain_entry(caller, entry.as_ref(), &q));
+        let message = policy::denial_message(&caller.arn, action, resource, &eval);
+        Err(Error::AccessDenied(self.with_encoded_message(
+            message, caller, action, resource, &eval,
+        )))
+    }
+
+    /// The identity side of a caller, read from the store: `None` for the root user.
+    pub(super) fn principal_entry(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+    ) -> Result<Option<PrincipalEntry>> {
+        match &caller.kind {
+            CallerKind::Root => Ok(None),
             CallerKind::User { user_id, .. } => {
                 let user = tx.user_by_id(user_id)?.ok_or_else(|| {
                     Error::AccessDenied(format!("User: {} no longer exists", caller.arn))
@@ -284,90 +358,128 @@ impl Vault {
                         ContextValue::String(user.user_id.clone()),
                     ),
                 ];
-                keys.extend(pols.tags.iter().map(|(k, v)| {
-                    (
-                        format!("aws:PrincipalTag/{k}"),
-                        ContextValue::String(v.clone()),
-                    )
-                }));
-                (pols, keys, "User")
+                keys.extend(principal_tag_keys(&pols.tags));
+                Ok(Some(PrincipalEntry {
+                    pols,
+                    keys,
+                    principal_type: "User",
+                }))
             }
-            CallerKind::Session(c) => self.session_policies(tx, caller, c, action)?,
+            CallerKind::Session(c) => self.session_entry(tx, caller, c).map(Some),
+        }
+    }
+
+    /// Decides `q` for a caller whose identity side is `entry` (`None`: the root user).
+    /// A denial also comes with its explanation when one was cheap to get.
+    pub(super) fn evaluate_entry(
+        &self,
+        caller: &Caller,
+        entry: Option<&PrincipalEntry>,
+        q: &Question<'_>,
+    ) -> (policy::Decision, Option<policy::Evaluation>) {
+        self.with_set(caller, entry, q, |set, rctx| {
+            let d = policy::decide(set, rctx);
+            if d.is_allowed() {
+                (d, None)
+            } else {
+                (d, Some(policy::explain(set, rctx)))
+            }
+        })
+    }
+
+    /// Explains `q`: the decision with the statements that made it.
+    pub(super) fn explain_entry(
+        &self,
+        caller: &Caller,
+        entry: Option<&PrincipalEntry>,
+        q: &Question<'_>,
+    ) -> policy::Evaluation {
+        self.with_set(caller, entry, q, |set, rctx| policy::explain(set, rctx))
+    }
+
+    fn with_set<T>(
+        &self,
+        caller: &Caller,
+        entry: Option<&PrincipalEntry>,
+        q: &Question<'_>,
+        f: impl FnOnce(&PolicySet<'_>, &policy::RequestContext) -> T,
+    ) -> T {
+        let cross_account = q.owner != caller.account.as_str();
+        let Some(entry) = entry else {
+            // The root user may do everything in its own account unless a resource
+            // policy denies it explicitly.
+            let principal = PrincipalInfo::root(&caller.arn, caller.account.as_str());
+            let mut set = PolicySet::new(principal);
+            set.resource = q.resource_policy;
+            set.covering = q.covering;
+            set.resource_owner = Some(q.owner);
+            let rctx = self.base_context(caller, q);
+            return f(&set, &rctx);
         };
-        keys.extend(self.resource_tags(tx, caller, resource)?);
-        keys.extend_from_slice(extra);
         let role_arn = match &caller.kind {
-            CallerKind::Session(c) => c.role_arn.clone(),
+            CallerKind::Session(c) => c.role_arn.as_deref(),
             _ => None,
         };
-        let mut b = policy::RequestContext::builder(action, resource)
+        let mut b = policy::RequestContext::builder(q.action, q.resource)
             .principal(caller.arn.clone(), caller.account.to_string())
             .current_time(self.now())
-            .boolean("aws:SecureTransport", ctx.secure_transport)
+            .boolean("aws:SecureTransport", q.ctx.secure_transport)
             .string("aws:PrincipalAccount", caller.account.to_string())
-            .string("aws:PrincipalType", principal_type)
-            .string(
-                "aws:PrincipalArn",
-                role_arn.clone().unwrap_or_else(|| caller.arn.clone()),
-            );
-        if let Some(ip) = ctx.source_ip {
+            .string("aws:PrincipalType", entry.principal_type)
+            .string("aws:PrincipalArn", role_arn.unwrap_or(&caller.arn));
+        if let Some(ip) = q.ctx.source_ip {
             b = b.ip("aws:SourceIp", ip);
         }
-        if let Some(r) = &ctx.region {
+        if let Some(r) = &q.ctx.region {
             b = b.string("aws:RequestedRegion", r.clone());
         }
-        for (k, v) in keys {
-            b = b.value(&k, v);
+        for (k, v) in entry.keys.iter().chain(q.keys) {
+            b = b.value(k, v.clone());
         }
         let rctx = b.build();
-        let identity: Vec<(&str, &CompiledPolicy)> = pols
+        let identity: Vec<(&str, &CompiledPolicy)> = entry
+            .pols
             .identity
             .iter()
             .map(|(id, p)| (id.as_str(), p.as_ref()))
             .collect();
-        let session: Vec<(&str, &CompiledPolicy)> = pols
+        let session: Vec<(&str, &CompiledPolicy)> = entry
+            .pols
             .session
             .iter()
             .map(|(id, p)| (id.as_str(), p.as_ref()))
             .collect();
-        let principal = match &role_arn {
+        let principal = match role_arn {
             Some(r) => PrincipalInfo::role_session(&caller.arn, r, caller.account.as_str()),
             None => PrincipalInfo::user(&caller.arn, caller.account.as_str()),
         };
         let mut set = PolicySet::new(principal);
         set.identity = &identity;
         set.session = &session;
-        set.boundary = pols
+        set.boundary = entry
+            .pols
             .boundary
             .as_ref()
             .map(|(id, p)| (id.as_str(), p.as_ref()));
-        set.resource = resource_policy;
-        set.resource_owner = Some(owner).filter(|_| cross_account || resource_policy.is_some());
-        if policy::decide(&set, &rctx).is_allowed() {
-            return Ok(());
-        }
-        Err(deny(&policy::explain(&set, &rctx)))
+        set.resource = q.resource_policy;
+        set.covering = q.covering;
+        let has_rp = q.resource_policy.is_some() || !q.covering.is_empty();
+        set.resource_owner = Some(q.owner).filter(|_| cross_account || has_rp);
+        f(&set, &rctx)
     }
 
-    fn base_context(
-        &self,
-        caller: &Caller,
-        action: &str,
-        resource: &str,
-        ctx: &RequestContext,
-        extra: &[(String, ContextValue)],
-    ) -> policy::RequestContext {
-        let mut b = policy::RequestContext::builder(action, resource)
+    fn base_context(&self, caller: &Caller, q: &Question<'_>) -> policy::RequestContext {
+        let mut b = policy::RequestContext::builder(q.action, q.resource)
             .principal(caller.arn.clone(), caller.account.to_string())
             .current_time(self.now())
-            .boolean("aws:SecureTransport", ctx.secure_transport)
+            .boolean("aws:SecureTransport", q.ctx.secure_transport)
             .string("aws:PrincipalArn", caller.arn.clone())
             .string("aws:PrincipalAccount", caller.account.to_string())
             .string("aws:PrincipalType", "Account");
-        if let Some(ip) = ctx.source_ip {
+        if let Some(ip) = q.ctx.source_ip {
             b = b.ip("aws:SourceIp", ip);
         }
-        for (k, v) in extra {
+        for (k, v) in q.keys {
             b = b.value(k, v.clone());
         }
         b.build()
@@ -375,15 +487,13 @@ impl Vault {
 
     /// The policies and context keys of a session caller. Role sessions carry the role's
     /// policies, its boundary and the session policies; user sessions (GetSessionToken)
-    /// carry the user's policies, and cannot call IAM without MFA or STS beyond
-    /// AssumeRole and GetCallerIdentity.
-    fn session_policies(
+    /// carry the user's policies.
+    fn session_entry(
         &self,
         tx: &ReadTx<'_>,
         caller: &Caller,
         c: &crate::sts::Claims,
-        action: &str,
-    ) -> Result<SessionAuthz> {
+    ) -> Result<PrincipalEntry> {
         let now = self.now().unix_timestamp();
         let mut keys = vec![
             (
@@ -412,25 +522,6 @@ impl Vault {
         }
         match c.kind {
             crate::sts::SessionKind::User => {
-                let a = action.to_ascii_lowercase();
-                if a.starts_with("iam:") && c.mfa_time.is_none() {
-                    return Err(Error::AccessDenied(format!(
-                        "User: {} is not authorized to perform: {action} because credentials from GetSessionToken without MFA cannot call IAM",
-                        caller.arn
-                    )));
-                }
-                let allowed_sts = [
-                    "sts:assumerole",
-                    "sts:getcalleridentity",
-                    "sts:tagsession",
-                    "sts:setsourceidentity",
-                ];
-                if a.starts_with("sts:") && !allowed_sts.contains(&a.as_str()) {
-                    return Err(Error::AccessDenied(format!(
-                        "User: {} is not authorized to perform: {action} because credentials from GetSessionToken can call only AssumeRole and GetCallerIdentity in STS",
-                        caller.arn
-                    )));
-                }
                 let user = tx.user_by_id(&c.principal_id)?.ok_or_else(|| {
                     Error::AccessDenied(format!("User: {} no longer exists", caller.arn))
                 })?;
@@ -439,13 +530,12 @@ impl Vault {
                     "aws:username".to_owned(),
                     ContextValue::String(user.name.clone()),
                 ));
-                keys.extend(pols.tags.iter().map(|(k, v)| {
-                    (
-                        format!("aws:PrincipalTag/{k}"),
-                        ContextValue::String(v.clone()),
-                    )
-                }));
-                Ok((pols, keys, "User"))
+                keys.extend(principal_tag_keys(&pols.tags));
+                Ok(PrincipalEntry {
+                    pols,
+                    keys,
+                    principal_type: "User",
+                })
             }
             crate::sts::SessionKind::Role | crate::sts::SessionKind::Instance => {
                 let role_id = c.principal_id.split(':').next().unwrap_or("");
@@ -513,22 +603,17 @@ impl Vault {
                     tags.retain(|(tk, _)| !tk.eq_ignore_ascii_case(k));
                     tags.push((k.clone(), v.clone()));
                 }
-                keys.extend(tags.iter().map(|(k, v)| {
-                    (
-                        format!("aws:PrincipalTag/{k}"),
-                        ContextValue::String(v.clone()),
-                    )
-                }));
-                Ok((
-                    PrincipalPolicies {
+                keys.extend(principal_tag_keys(&tags));
+                Ok(PrincipalEntry {
+                    pols: PrincipalPolicies {
                         identity,
                         boundary,
                         tags,
                         session,
                     },
                     keys,
-                    "AssumedRole",
-                ))
+                    principal_type: "AssumedRole",
+                })
             }
         }
     }

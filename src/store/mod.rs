@@ -8,6 +8,7 @@
 
 mod instances;
 mod ops;
+mod resource_policies;
 mod rows;
 mod schema;
 mod sessions;
@@ -15,6 +16,7 @@ mod signin;
 
 use std::ops::Deref;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -23,6 +25,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 pub use instances::InstanceRow;
+pub use resource_policies::ResourcePolicyRow;
 pub use rows::*;
 pub use sessions::SigningKeyRow;
 pub use signin::{AuthEventRow, LockoutRow, LoginProfileRow, MfaDeviceRow};
@@ -48,6 +51,12 @@ pub const DB_FILE: &str = "vault.db";
 /// A handle on the vault database.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Counts committed write transactions of this handle, plus changes other processes
+    /// made that [`Store::observe_external_changes`] noticed. In-memory caches of
+    /// authorization state are valid only while it stays the same.
+    generation: AtomicU64,
+    /// The last `PRAGMA data_version` seen (changes when another connection commits).
+    data_version: AtomicU64,
 }
 
 impl Store {
@@ -69,6 +78,8 @@ impl Store {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
         let store = Self {
             conn: Mutex::new(conn),
+            generation: AtomicU64::new(1),
+            data_version: AtomicU64::new(0),
         };
         store.migrate()?;
         Ok(store)
@@ -110,6 +121,26 @@ impl Store {
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
+    /// The write generation: it changes whenever this handle commits a write, or
+    /// [`Store::observe_external_changes`] saw another process's commit.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Checks whether another process (the local admin CLI on the same data directory)
+    /// committed since the last check, and if so moves the generation on. Called at most
+    /// once a second from the request path; costs one `PRAGMA data_version`.
+    pub fn observe_external_changes(&self) -> Result<()> {
+        let v: i64 = self
+            .lock()?
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let v = u64::try_from(v).unwrap_or(0);
+        if self.data_version.swap(v, Ordering::AcqRel) != v {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
     /// Starts a read transaction.
     pub fn read(&self) -> Result<ReadTx<'_>> {
         let conn = self.lock()?;
@@ -124,6 +155,7 @@ impl Store {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(WriteTx {
             inner: ReadTx { conn, active: true },
+            generation: &self.generation,
         })
     }
 }
@@ -147,6 +179,7 @@ impl Drop for ReadTx<'_> {
 /// A write transaction. Dropped without [`WriteTx::commit`], it rolls back.
 pub struct WriteTx<'a> {
     inner: ReadTx<'a>,
+    generation: &'a AtomicU64,
 }
 
 impl<'a> Deref for WriteTx<'a> {
@@ -161,6 +194,9 @@ impl WriteTx<'_> {
     pub fn commit(mut self) -> Result<()> {
         self.inner.conn.execute_batch("COMMIT")?;
         self.inner.active = false;
+        // After the commit, so a cache filled from the new state is never labelled with
+        // the old generation.
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 }

@@ -235,4 +235,16 @@ CREATE TABLE instances (
 ) STRICT;
 CREATE INDEX instances_profile ON instances(profile_id);
 "#,
+    // 6: resource-based policies of the team's own resources (bucket-policy style). The
+    // account that put a policy owns the resource it is attached to.
+    r#"
+CREATE TABLE resource_policies (
+    resource_arn TEXT PRIMARY KEY,
+    account_id   TEXT NOT NULL REFERENCES accounts(account_id),
+    document     TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX resource_policies_account ON resource_policies(account_id, resource_arn);
+"#,
 ];

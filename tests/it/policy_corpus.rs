@@ -188,6 +188,7 @@ fn run_case(case: &Value) -> Result<(), String> {
         boundary: boundary.first().map(|(i, p)| (i.as_str(), p)),
         session: &session_refs,
         resource: resource.first().map(|(i, p)| (i.as_str(), p)),
+        covering: &[],
         resource_owner: case.get("resource_owner").and_then(Value::as_str),
         principal: principal.info()?,
     };
