@@ -82,6 +82,16 @@ pub fn authenticate(
         PayloadHash::Body(body),
     )?;
     let parsed = sigv4::parse_auth(&req)?;
+    authenticate_request(st, &req, &parsed)
+}
+
+/// Verifies an already parsed request (the server's own, or a client request a service
+/// forwarded to the authorization API).
+pub fn authenticate_request(
+    st: &AppState,
+    req: &HttpRequest<'_>,
+    parsed: &sigv4::ParsedAuth,
+) -> Result<Authenticated, AuthError> {
     let key_id = parsed.access_key_id().to_owned();
     // Temporary credentials: the token carries everything; no database read.
     if key_id.starts_with("ASIA") || parsed.security_token().is_some() {
@@ -102,7 +112,7 @@ pub fn authenticate(
                     parsed.scope(),
                 ))
             })?;
-        sigv4::verify(&req, &parsed, &key, st.vault.now())?;
+        sigv4::verify(req, parsed, &key, st.vault.now())?;
         let c = &session.claims;
         let account = AccountId::parse(&c.account).map_err(|_| invalid_token())?;
         return Ok(Authenticated {
@@ -117,13 +127,14 @@ pub fn authenticate(
             temporary: true,
         });
     }
-    let Some((user, secret)) = st
+    let Some(entry) = st
         .vault
         .access_key_secret(&key_id)
         .map_err(|_| invalid_token())?
     else {
         return Err(invalid_token());
     };
+    let (user, secret) = (&entry.user, &entry.secret);
     let key = st
         .signing_keys
         .get_or_try_insert_with(&key_id, parsed.scope(), || {
@@ -132,7 +143,7 @@ pub fn authenticate(
                 parsed.scope(),
             ))
         })?;
-    sigv4::verify(&req, &parsed, &key, st.vault.now())?;
+    sigv4::verify(req, parsed, &key, st.vault.now())?;
     let account = AccountId::parse(&user.account_id).map_err(|_| invalid_token())?;
     let arn = format!(
         "arn:aws:iam::{}:user{}{}",
@@ -143,8 +154,8 @@ pub fn authenticate(
             account,
             arn,
             kind: CallerKind::User {
-                user_id: user.user_id,
-                name: user.name,
+                user_id: user.user_id.clone(),
+                name: user.name.clone(),
             },
         },
         access_key_id: key_id,

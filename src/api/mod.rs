@@ -5,12 +5,15 @@
 //! blocking pool.
 
 pub mod auth;
+mod authorize;
 mod iam;
 mod instances;
 pub mod login;
 mod metrics;
 pub mod query;
 mod sts;
+#[cfg(test)]
+mod tests_authorize;
 pub mod xml;
 
 use std::net::SocketAddr;
@@ -92,6 +95,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_handler))
         .route("/vault/v1/login", axum::routing::post(login::handler))
+        .route(
+            "/vault/v1/authorize",
+            axum::routing::post(authorize::authorize),
+        )
+        .route(
+            "/vault/v1/resource-policies/{op}",
+            axum::routing::post(authorize::resource_policies),
+        )
         .route(
             "/vault/v1/instances/credentials",
             axum::routing::post(instances::credentials),

@@ -10,6 +10,7 @@ mod instance;
 mod instance_profile;
 mod output;
 mod policy;
+mod resource_policy;
 mod role;
 mod serve;
 mod signin;
@@ -99,6 +100,9 @@ pub enum Command {
     /// Manage instance profiles (the role handed to an EC2-like workload).
     #[command(subcommand, name = "instance-profile")]
     InstanceProfile(instance_profile::ProfileCmd),
+    /// Manage resource policies of your own services' resources (bucket-policy style).
+    #[command(subcommand)]
+    ResourcePolicy(resource_policy::ResourcePolicyCmd),
     /// Manage managed and inline policies and their attachments.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
@@ -245,6 +249,9 @@ fn dispatch(cli: Cli) -> Result<Output> {
         Command::User(c) => user::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
         Command::Group(c) => group::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
         Command::Role(c) => role::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
+        Command::ResourcePolicy(c) => {
+            resource_policy::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
+        }
         Command::InstanceProfile(c) => {
             instance_profile::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
         }

@@ -394,7 +394,7 @@ impl Vault {
         entry: Option<&PrincipalEntry>,
         q: &Question<'_>,
     ) -> policy::Evaluation {
-        self.with_set(caller, entry, q, |set, rctx| policy::explain(set, rctx))
+        self.with_set(caller, entry, q, policy::explain)
     }
 
     fn with_set<T>(

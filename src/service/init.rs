@@ -140,6 +140,7 @@ impl Vault {
             store,
             keys: KeyRing::derive(&master)?,
             compiled: super::authz::CompiledCache::default(),
+            warm: super::authorize::WarmCache::default(),
             hashes: crate::auth::HashPool::new(super::hash_permits(), opts.password_params),
             tokens: super::sessions::new_state(),
             nonces: super::instances::NonceCache::default(),

@@ -254,17 +254,32 @@ impl Vault {
                     && key.last_used_service.as_deref() == Some(service)
             })
         };
-        // Most requests find a recent stamp: a read, and no write or fsync.
+        // Temporary keys have no row and no last-used stamp.
+        if access_key_id.starts_with("ASIA") {
+            return Ok(());
+        }
+        // Most requests find a recent stamp in memory: no read, no write, no fsync.
+        if self.stamp_known_fresh(access_key_id, service) {
+            return Ok(());
+        }
         match self.store().read()?.access_key(access_key_id)? {
             None => return Ok(()),
-            Some(k) if fresh(&k) => return Ok(()),
+            Some(k) if fresh(&k) => {
+                if let Some(t) = k.last_used_at {
+                    self.remember_stamp(access_key_id, service, t);
+                }
+                return Ok(());
+            }
             Some(_) => {}
         }
         let tx = self.store().write()?;
         if tx.access_key(access_key_id)?.is_some_and(|k| !fresh(&k)) {
             tx.record_key_use(access_key_id, now, service, region)?;
         }
-        tx.commit()
+        // A last-used stamp changes no authorization state: the warm caches stay.
+        tx.commit_bookkeeping()?;
+        self.remember_stamp(access_key_id, service, now);
+        Ok(())
     }
 
     /// The account an access key belongs to (STS GetAccessKeyInfo). Like AWS, it needs no
@@ -281,12 +296,11 @@ impl Vault {
             .map(|k| k.account_id))
     }
 
-    /// The owner and secret of an active long-term key, for request verification.
-    /// Inactive and unknown keys give `None`.
-    pub fn access_key_secret(
+    /// The owner and secret of an active long-term key, read from the store.
+    pub(super) fn load_access_key_secret(
         &self,
         access_key_id: &str,
-    ) -> Result<Option<(UserRow, SecretString)>> {
+    ) -> Result<Option<super::KeyEntry>> {
         let tx = self.store().read()?;
         let Some(key) = tx.access_key(access_key_id)? else {
             return Ok(None);
@@ -303,6 +317,9 @@ impl Vault {
         )?;
         let text = String::from_utf8(plain.expose().to_vec())
             .map_err(|_| Error::Internal("a stored access key secret is not text".into()))?;
-        Ok(Some((user, SecretString::new(text))))
+        Ok(Some(super::KeyEntry {
+            user,
+            secret: SecretString::new(text),
+        }))
     }
 }

@@ -2,6 +2,7 @@
 //! [`Vault::authorize`] with the IAM action and resource ARN AWS uses, validates its input,
 //! then executes in one write transaction.
 
+mod authorize;
 mod authorize_wire;
 mod authz;
 mod builtin;
@@ -13,6 +14,7 @@ mod mfa;
 mod policies;
 mod profiles;
 mod reports;
+mod resource_policies;
 mod roles;
 mod sessions;
 mod signin;
@@ -31,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::model::{AccountId, Arn, EntityName, NameKind};
 use crate::store::{DB_FILE, ReadTx, Store};
 
+pub use authorize::{KeyEntry, context_from_json};
 pub use authorize_wire::*;
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy};
 pub use init::{ADMIN_USER, BOOTSTRAP_CREDENTIALS_FILE, InitOptions, InitOutput, vault_exists};
@@ -39,6 +42,7 @@ pub use keys::{MAX_KEYS_PER_USER, parse_status};
 pub use mfa::{MAX_MFA_DEVICES, MfaDevice, NewVirtualMfaDevice, VirtualMfaDevice};
 pub use policies::{DocumentKind, PolicyScope};
 pub use reports::{CredentialReport, REPORT_MAX_AGE};
+pub use resource_policies::{MAX_RESOURCE_POLICY_BYTES, ResourcePolicy, check_resource_arn};
 pub use roles::{MAX_SESSION_RANGE, NewRole};
 pub use sessions::{AssumeRoleRequest, IssuedSession, MAX_TOKEN_LIFETIME, VerifiedSession};
 pub use signin::{LockoutSettings, LoginProfile, SignIn};
@@ -113,6 +117,7 @@ pub struct Vault {
     store: Store,
     keys: KeyRing,
     compiled: authz::CompiledCache,
+    warm: authorize::WarmCache,
     hashes: crate::auth::HashPool,
     tokens: std::sync::RwLock<sessions::TokenState>,
     nonces: instances::NonceCache,
@@ -140,6 +145,7 @@ impl Vault {
             store: Store::open(&db)?,
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
+            warm: authorize::WarmCache::default(),
             hashes: crate::auth::HashPool::new(
                 hash_permits(),
                 crate::auth::PasswordParams::default(),
@@ -161,6 +167,7 @@ impl Vault {
             store: Store::open_in_memory()?,
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
+            warm: authorize::WarmCache::default(),
             hashes: crate::auth::HashPool::new(
                 hash_permits(),
                 crate::auth::PasswordParams::default(),

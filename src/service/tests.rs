@@ -245,12 +245,12 @@ fn access_keys_limit_status_and_secret() {
             .unwrap()
             .is_none()
     );
-    let (owner, secret) = v
+    let entry = v
         .access_key_secret(&k2.metadata.access_key_id)
         .unwrap()
         .unwrap();
-    assert_eq!(owner.name, "alice");
-    assert!(secret == k2.secret);
+    assert_eq!(entry.user.name, "alice");
+    assert!(entry.secret == k2.secret);
     // Last used.
     let lu = v
         .get_access_key_last_used(&root, &ctx(), &k2.metadata.access_key_id)

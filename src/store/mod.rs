@@ -57,6 +57,8 @@ pub struct Store {
     generation: AtomicU64,
     /// The last `PRAGMA data_version` seen (changes when another connection commits).
     data_version: AtomicU64,
+    /// Transactions begun (read or write): what tests of the warm paths count.
+    transactions: AtomicU64,
 }
 
 impl Store {
@@ -80,6 +82,7 @@ impl Store {
             conn: Mutex::new(conn),
             generation: AtomicU64::new(1),
             data_version: AtomicU64::new(0),
+            transactions: AtomicU64::new(0),
         };
         store.migrate()?;
         Ok(store)
@@ -141,8 +144,14 @@ impl Store {
         Ok(())
     }
 
+    /// How many transactions this handle has begun.
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
+    }
+
     /// Starts a read transaction.
     pub fn read(&self) -> Result<ReadTx<'_>> {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
         let conn = self.lock()?;
         conn.execute_batch("BEGIN DEFERRED")?;
         Ok(ReadTx { conn, active: true })
@@ -151,6 +160,7 @@ impl Store {
     /// Starts a write transaction. It takes the write lock at once, so two writers never
     /// interleave their reads and writes.
     pub fn write(&self) -> Result<WriteTx<'_>> {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
         let conn = self.lock()?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(WriteTx {
@@ -197,6 +207,14 @@ impl WriteTx<'_> {
         // After the commit, so a cache filled from the new state is never labelled with
         // the old generation.
         self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Commits a write that changes nothing any authorization decision reads (a
+    /// last-used stamp), so in-memory authorization caches stay valid.
+    pub fn commit_bookkeeping(mut self) -> Result<()> {
+        self.inner.conn.execute_batch("COMMIT")?;
+        self.inner.active = false;
         Ok(())
     }
 }

@@ -96,3 +96,38 @@ fn like_prefix_escapes_wildcards() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].name, "a");
 }
+
+#[test]
+fn generation_moves_on_commits_and_outside_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let a = Store::open(&path).unwrap();
+    let b = Store::open(&path).unwrap();
+    a.observe_external_changes().unwrap();
+    let g0 = a.generation();
+    // A rolled-back write and a bookkeeping commit leave it alone.
+    drop(a.write().unwrap());
+    a.write().unwrap().commit_bookkeeping().unwrap();
+    assert_eq!(a.generation(), g0);
+    // Its own commit moves it.
+    a.write().unwrap().commit().unwrap();
+    let g1 = a.generation();
+    assert!(g1 > g0);
+    // Nothing from outside: no change.
+    a.observe_external_changes().unwrap();
+    assert_eq!(a.generation(), g1);
+    // Another connection commits: noticed at the next observation.
+    let tx = b.write().unwrap();
+    tx.insert_account(
+        &AccountRow {
+            account_id: "210987654321".into(),
+            created_at: datetime!(2026-01-01 0:00 UTC),
+        },
+        None,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(a.generation(), g1);
+    a.observe_external_changes().unwrap();
+    assert!(a.generation() > g1);
+}
