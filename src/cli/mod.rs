@@ -60,7 +60,7 @@ pub struct Cli {
     pub data_dir: PathBuf,
     /// The account whose root user the local CLI acts as (default: the vault's first
     /// account).
-    #[arg(long, global = true, env = "IAMVAULT_ACCOUNT")]
+    #[arg(long = "as-account", global = true, env = "IAMVAULT_ACCOUNT")]
     pub account: Option<String>,
     /// Output format: `table` for people, `json` for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
