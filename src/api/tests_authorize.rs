@@ -471,3 +471,24 @@ fn cross_account_needs_both_sides() {
     assert_eq!(e.code(), "AccessDenied");
     let _ = CallerKind::Root;
 }
+
+#[test]
+fn a_stored_policy_that_does_not_compile_denies() {
+    let t = setup();
+    let bob = user(t.v(), A, "bob", Some(&allow("s3:GetObject", "*")));
+    assert_eq!(decision(&t.get(&bob, "a")), "allowed");
+    // Written behind the validator's back (a damaged row, an older build's document).
+    let tx = t.v().store().write().unwrap();
+    tx.put_resource_policy("arn:aws:s3:::reports", A, "{not json", t.clock.now())
+        .unwrap();
+    tx.commit().unwrap();
+    let r = t.get(&bob, "a");
+    assert_eq!(decision(&r), "implicitDeny");
+    assert!(
+        r.results[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("arn:aws:s3:::reports")
+    );
+}
