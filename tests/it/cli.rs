@@ -419,3 +419,96 @@ fn help_reads_well() {
         create.stdout
     );
 }
+
+#[test]
+fn resource_policies_put_get_list_delete_and_validate() {
+    let v = Vault::init();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}"#;
+    let f = v.file("rp.json", doc);
+    let put = v.json(&[
+        "resource-policy",
+        "put",
+        "--resource-arn",
+        "arn:aws:s3:::reports",
+        "--document",
+        &f,
+    ]);
+    let owner = put["ResourcePolicy"]["AccountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(owner.len(), 12);
+    let got = v.json(&[
+        "resource-policy",
+        "get",
+        "--resource-arn",
+        "arn:aws:s3:::reports",
+    ]);
+    assert_eq!(got["ResourcePolicy"]["Policy"], doc);
+    let list = v.json(&["resource-policy", "list"]);
+    assert_eq!(list["ResourcePolicies"].as_array().unwrap().len(), 1);
+
+    // Bad input: clear errors, nothing stored.
+    let no_principal = v.file(
+        "np.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+    );
+    for (arn, file, code) in [
+        (
+            "arn:aws:s3:::other",
+            no_principal.as_str(),
+            "MalformedPolicyDocument",
+        ),
+        ("arn:aws:s3:::b*", f.as_str(), "ValidationError"),
+        (
+            "arn:aws:iam::123456789012:role/x",
+            f.as_str(),
+            "InvalidInput",
+        ),
+        ("not-an-arn", f.as_str(), "ValidationError"),
+    ] {
+        let r = v.run(&[
+            "resource-policy",
+            "put",
+            "--resource-arn",
+            arn,
+            "--document",
+            file,
+        ]);
+        assert_ne!(r.code, 0, "{arn}");
+        assert!(r.stderr.contains(code), "{arn}: {}", r.stderr);
+    }
+    let list = v.json(&["resource-policy", "list"]);
+    assert_eq!(list["ResourcePolicies"].as_array().unwrap().len(), 1);
+
+    // Another account may not put a policy inside this tree.
+    v.run(&["account", "create", "--account-id", "210987654321"])
+        .ok();
+    let r = v.run(&[
+        "--as-account",
+        "210987654321",
+        "resource-policy",
+        "put",
+        "--resource-arn",
+        "arn:aws:s3:::reports/theirs",
+        "--document",
+        &f,
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(&owner));
+
+    v.run(&[
+        "resource-policy",
+        "delete",
+        "--resource-arn",
+        "arn:aws:s3:::reports",
+    ])
+    .ok();
+    let r = v.run(&[
+        "resource-policy",
+        "get",
+        "--resource-arn",
+        "arn:aws:s3:::reports",
+    ]);
+    assert!(r.stderr.contains("NoSuchEntity"));
+}
