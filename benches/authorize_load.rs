@@ -30,6 +30,9 @@ use iamvault::store::EntityKind;
 
 const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/// A signed service call: its headers and body.
+type Call = (Vec<(String, String)>, Vec<u8>);
+
 struct Key {
     id: String,
     secret: String,
@@ -50,7 +53,9 @@ fn args() -> (usize, usize) {
 
 fn key_of(vault: &Vault, root: &Caller, name: &str, policy: &str) -> Key {
     let ctx = RequestContext::default();
-    vault.create_user(root, &ctx, name, None, None, &[]).unwrap();
+    vault
+        .create_user(root, &ctx, name, None, None, &[])
+        .unwrap();
     vault
         .put_inline_policy(root, &ctx, EntityKind::User, name, "p", policy)
         .unwrap();
@@ -62,7 +67,7 @@ fn key_of(vault: &Vault, root: &Caller, name: &str, policy: &str) -> Key {
     }
 }
 
-fn signed_call(service: &Key, client: &Key, host: &str) -> (Vec<(String, String)>, Vec<u8>) {
+fn signed_call(service: &Key, client: &Key, host: &str) -> Call {
     let now = SystemClock.now();
     let mut creq = OwnedRequest::new("GET", "/reports/2026/q3.csv")
         .with_header("host", "objects.internal:9000")
@@ -119,7 +124,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 async fn run(
     http: &reqwest::Client,
     url: &str,
-    calls: &[(Vec<(String, String)>, Vec<u8>)],
+    calls: &[Call],
     concurrency: usize,
 ) -> (Vec<Duration>, Duration) {
     let started = Instant::now();
@@ -251,9 +256,14 @@ fn main() {
         "authorize load: {requests} warm requests per run, {} cores",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    println!("| client credential | concurrency | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | req/s |");
+    println!(
+        "| client credential | concurrency | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | req/s |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
-    for (label, client) in [("long-term key (AKIA)", &alice), ("role session (ASIA)", &session)] {
+    for (label, client) in [
+        ("long-term key (AKIA)", &alice),
+        ("role session (ASIA)", &session),
+    ] {
         for conc in [1, concurrency] {
             let calls: Vec<_> = (0..requests)
                 .map(|_| signed_call(&service, client, &host))
