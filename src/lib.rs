@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod client;

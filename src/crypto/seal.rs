@@ -94,7 +94,14 @@ pub struct KeyRing {
     signing: Sealer,
     session: Sealer,
     authz_message: Sealer,
+    /// Seed of the Ed25519 key that signs audit-log checkpoints. Derived, never stored:
+    /// whoever can edit the database but lacks the master key cannot re-sign a forged
+    /// chain.
+    audit_seed: zeroize::Zeroizing<[u8; 32]>,
 }
+
+/// HKDF info of the audit checkpoint key.
+const AUDIT_INFO: &[u8] = b"iamvault/v1/sign/audit-checkpoint";
 
 struct Len32;
 impl hkdf::KeyType for Len32 {
@@ -128,7 +135,21 @@ impl KeyRing {
             signing: derive(&prk, Purpose::SigningKey)?,
             session: derive(&prk, Purpose::SessionSecret)?,
             authz_message: derive(&prk, Purpose::AuthorizationMessage)?,
+            audit_seed: {
+                let okm = prk
+                    .expand(&[AUDIT_INFO], Len32)
+                    .map_err(|_| Error::Internal("key derivation failed".into()))?;
+                let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+                okm.fill(raw.as_mut())
+                    .map_err(|_| Error::Internal("key derivation failed".into()))?;
+                raw
+            },
         })
+    }
+
+    /// The Ed25519 key that signs audit-log checkpoints.
+    pub fn audit_signing_key(&self) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&self.audit_seed)
     }
 
     /// The sealer for `purpose`.

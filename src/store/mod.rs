@@ -6,6 +6,7 @@
 //! - [`Store::write`] gives a [`WriteTx`] (`BEGIN IMMEDIATE`), which must be
 //!   [`WriteTx::commit`]ted; dropping it rolls back.
 
+mod audit;
 mod instances;
 mod ops;
 mod resource_policies;
@@ -24,6 +25,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
+pub use audit::{AuditCheckpointRow, AuditFilter, AuditRow};
 pub use instances::InstanceRow;
 pub use resource_policies::ResourcePolicyRow;
 pub use rows::*;
@@ -208,6 +210,12 @@ impl WriteTx<'_> {
         // the old generation.
         self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Runs raw SQL: only for tests that tamper with the database on purpose.
+    #[cfg(test)]
+    pub(crate) fn raw_execute(&self, sql: &str) -> Result<usize> {
+        Ok(self.inner.conn.execute(sql, [])?)
     }
 
     /// Commits a write that changes nothing any authorization decision reads (a

@@ -247,4 +247,34 @@ CREATE TABLE resource_policies (
 ) STRICT;
 CREATE INDEX resource_policies_account ON resource_policies(account_id, resource_arn);
 "#,
+    // 7: the tamper-evident audit log: one row per operation, each carrying the hash of
+    // the previous one, and Ed25519-signed checkpoints of the chain.
+    r#"
+CREATE TABLE audit_log (
+    seq         INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    request_id  TEXT NOT NULL,
+    account_id  TEXT NOT NULL,
+    principal   TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    resource    TEXT NOT NULL,
+    decision    TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    source_ip   TEXT NOT NULL,
+    user_agent  TEXT NOT NULL,
+    credential  TEXT NOT NULL,
+    prev_hash   BLOB NOT NULL,
+    hash        BLOB NOT NULL
+) STRICT;
+CREATE INDEX audit_log_at ON audit_log(at);
+CREATE INDEX audit_log_principal ON audit_log(principal, seq);
+
+CREATE TABLE audit_checkpoints (
+    seq        INTEGER PRIMARY KEY,
+    hash       BLOB NOT NULL,
+    at         INTEGER NOT NULL,
+    public_key BLOB NOT NULL,
+    signature  BLOB NOT NULL
+) STRICT;
+"#,
 ];

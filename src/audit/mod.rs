@@ -1,0 +1,371 @@
+//! The tamper-evident audit log: a hash chain of records with Ed25519-signed
+//! checkpoints.
+//!
+//! - Each record's hash is SHA-256 over a domain tag, the previous record's hash, its
+//!   position and every field (length-prefixed, so no two records encode alike).
+//! - Every [`CHECKPOINT_EVERY`] records (and at the end of every batch that crosses such a
+//!   boundary) a checkpoint signs `(seq, hash)` with a key derived from the master key
+//!   (`KeyRing::audit_signing_key`), so rewriting the chain needs the master key, not just
+//!   write access to the database.
+//! - [`verify`] walks the chain and reports the first bad position: an edited record
+//!   (hash mismatch), a deleted or inserted one (position gap or broken link), a
+//!   reordered one (broken link), a forged checkpoint, or records missing after the last
+//!   checkpoint.
+//!
+//! Records never hold a secret: the fields are names, ARNs, ids and messages that are
+//! already free of secrets (errors never carry one).
+
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::store::{AuditCheckpointRow, AuditRow, ReadTx, WriteTx};
+
+/// Records between signed checkpoints.
+pub const CHECKPOINT_EVERY: i64 = 64;
+/// Longest kept field; longer values are cut (a record must stay small).
+pub const MAX_FIELD: usize = 2048;
+
+const DOMAIN: &[u8] = b"iamvault/audit/v1\0";
+const CHECKPOINT_DOMAIN: &[u8] = b"iamvault/audit-checkpoint/v1\0";
+
+/// One record before it joins the chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// Unix seconds.
+    pub at: i64,
+    /// Request id.
+    pub request_id: String,
+    /// The account acted in.
+    pub account: String,
+    /// Who acted.
+    pub principal: String,
+    /// The action.
+    pub action: String,
+    /// The resource, or empty.
+    pub resource: String,
+    /// `allowed`, `denied` or `failed`.
+    pub decision: String,
+    /// Why, or empty.
+    pub reason: String,
+    /// Source address, or `local`.
+    pub source_ip: String,
+    /// User agent.
+    pub user_agent: String,
+    /// Credential used (key id, token id, `password`, `local-admin`).
+    pub credential: String,
+}
+
+fn cut(s: &str) -> String {
+    if s.len() <= MAX_FIELD {
+        return s.to_owned();
+    }
+    let mut end = MAX_FIELD;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("").to_owned()
+}
+
+impl Entry {
+    fn fields(&self) -> [&str; 10] {
+        [
+            &self.request_id,
+            &self.account,
+            &self.principal,
+            &self.action,
+            &self.resource,
+            &self.decision,
+            &self.reason,
+            &self.source_ip,
+            &self.user_agent,
+            &self.credential,
+        ]
+    }
+
+    fn bounded(&self) -> Entry {
+        Entry {
+            at: self.at,
+            request_id: cut(&self.request_id),
+            account: cut(&self.account),
+            principal: cut(&self.principal),
+            action: cut(&self.action),
+            resource: cut(&self.resource),
+            decision: cut(&self.decision),
+            reason: cut(&self.reason),
+            source_ip: cut(&self.source_ip),
+            user_agent: cut(&self.user_agent),
+            credential: cut(&self.credential),
+        }
+    }
+
+    fn of_row(r: &AuditRow) -> Entry {
+        Entry {
+            at: r.at,
+            request_id: r.request_id.clone(),
+            account: r.account_id.clone(),
+            principal: r.principal.clone(),
+            action: r.action.clone(),
+            resource: r.resource.clone(),
+            decision: r.decision.clone(),
+            reason: r.reason.clone(),
+            source_ip: r.source_ip.clone(),
+            user_agent: r.user_agent.clone(),
+            credential: r.credential.clone(),
+        }
+    }
+}
+
+/// The hash of the record at `seq` with `prev` before it.
+pub fn chain_hash(prev: &[u8], seq: i64, e: &Entry) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(DOMAIN);
+    ctx.update(&u32::try_from(prev.len()).unwrap_or(u32::MAX).to_be_bytes());
+    ctx.update(prev);
+    ctx.update(&seq.to_be_bytes());
+    ctx.update(&e.at.to_be_bytes());
+    for f in e.fields() {
+        ctx.update(&u32::try_from(f.len()).unwrap_or(u32::MAX).to_be_bytes());
+        ctx.update(f.as_bytes());
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+fn checkpoint_message(seq: i64, hash: &[u8]) -> Vec<u8> {
+    let mut m = CHECKPOINT_DOMAIN.to_vec();
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(hash);
+    m
+}
+
+/// Appends `entries` to the chain inside `tx`, signing a checkpoint when the batch
+/// crosses a [`CHECKPOINT_EVERY`] boundary. Returns the last position written.
+pub fn append(tx: &WriteTx<'_>, entries: &[Entry], signer: &SigningKey) -> Result<i64> {
+    let (mut seq, mut prev) = tx.audit_head()?.unwrap_or((0, vec![0u8; 32]));
+    let start = seq;
+    let mut last_at = 0;
+    for e in entries {
+        let e = e.bounded();
+        seq += 1;
+        let hash = chain_hash(&prev, seq, &e);
+        tx.insert_audit(&AuditRow {
+            seq,
+            at: e.at,
+            request_id: e.request_id,
+            account_id: e.account,
+            principal: e.principal,
+            action: e.action,
+            resource: e.resource,
+            decision: e.decision,
+            reason: e.reason,
+            source_ip: e.source_ip,
+            user_agent: e.user_agent,
+            credential: e.credential,
+            prev_hash: prev,
+            hash: hash.to_vec(),
+        })?;
+        prev = hash.to_vec();
+        last_at = e.at;
+    }
+    if seq / CHECKPOINT_EVERY > start / CHECKPOINT_EVERY {
+        let sig = signer.sign(&checkpoint_message(seq, &prev));
+        tx.insert_audit_checkpoint(&AuditCheckpointRow {
+            seq,
+            hash: prev,
+            at: last_at,
+            public_key: signer.verifying_key().to_bytes().to_vec(),
+            signature: sig.to_bytes().to_vec(),
+        })?;
+    }
+    Ok(seq)
+}
+
+/// Writes a checkpoint of the current head now (for `audit verify` after a quiet period,
+/// or before a backup). Does nothing on an empty log or when the head is checkpointed.
+pub fn checkpoint_head(tx: &WriteTx<'_>, signer: &SigningKey, at: i64) -> Result<()> {
+    let Some((seq, hash)) = tx.audit_head()? else {
+        return Ok(());
+    };
+    if tx.audit_checkpoints()?.last().is_some_and(|c| c.seq == seq) {
+        return Ok(());
+    }
+    let sig = signer.sign(&checkpoint_message(seq, &hash));
+    tx.insert_audit_checkpoint(&AuditCheckpointRow {
+        seq,
+        hash,
+        at,
+        public_key: signer.verifying_key().to_bytes().to_vec(),
+        signature: sig.to_bytes().to_vec(),
+    })
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Records checked.
+    pub records: i64,
+    /// Checkpoints checked.
+    pub checkpoints: usize,
+    /// The last record's position.
+    pub head: i64,
+    /// The first bad position, if any.
+    pub first_bad: Option<i64>,
+    /// What is wrong there.
+    pub problem: Option<String>,
+}
+
+impl Verification {
+    /// Whether the chain is intact.
+    pub fn ok(&self) -> bool {
+        self.first_bad.is_none()
+    }
+}
+
+/// Walks the whole chain and every checkpoint. `public` is the checkpoint key the vault
+/// derives from its master key; a checkpoint signed by any other key is a forgery.
+pub fn verify(tx: &ReadTx<'_>, public: &VerifyingKey) -> Result<Verification> {
+    let mut v = Verification {
+        records: 0,
+        checkpoints: 0,
+        head: 0,
+        first_bad: None,
+        problem: None,
+    };
+    let fail = |v: &mut Verification, at: i64, why: String| {
+        if v.first_bad.is_none() {
+            v.first_bad = Some(at);
+            v.problem = Some(why);
+        }
+    };
+    let checkpoints = tx.audit_checkpoints()?;
+    let mut cp = checkpoints.iter().peekable();
+    let mut prev = vec![0u8; 32];
+    let mut expected = 1i64;
+    let mut after = 0i64;
+    'pages: loop {
+        let page = tx.audit_page(after, 1000)?;
+        if page.is_empty() {
+            break;
+        }
+        for r in &page {
+            after = r.seq;
+            v.records += 1;
+            v.head = r.seq;
+            if r.seq != expected {
+                fail(
+                    &mut v,
+                    expected,
+                    format!(
+                        "record {expected} is missing (the next one is {}): a record was deleted or inserted",
+                        r.seq
+                    ),
+                );
+                break 'pages;
+            }
+            if r.prev_hash != prev {
+                fail(
+                    &mut v,
+                    r.seq,
+                    format!(
+                        "record {} does not link to record {}: records were reordered, inserted or deleted",
+                        r.seq,
+                        r.seq - 1
+                    ),
+                );
+                break 'pages;
+            }
+            let h = chain_hash(&prev, r.seq, &Entry::of_row(r));
+            if h.as_slice() != r.hash.as_slice() {
+                fail(
+                    &mut v,
+                    r.seq,
+                    format!(
+                        "record {} was edited: its hash does not match its content",
+                        r.seq
+                    ),
+                );
+                break 'pages;
+            }
+            while let Some(c) = cp.next_if(|c| c.seq <= r.seq) {
+                v.checkpoints += 1;
+                if c.seq != r.seq || c.hash != r.hash {
+                    fail(
+                        &mut v,
+                        c.seq,
+                        format!("checkpoint {} does not match the chain", c.seq),
+                    );
+                    break 'pages;
+                }
+                if let Err(why) = check_signature(c, public) {
+                    fail(&mut v, c.seq, why);
+                    break 'pages;
+                }
+            }
+            prev.clone_from(&r.hash);
+            expected += 1;
+        }
+    }
+    if v.first_bad.is_none()
+        && let Some(c) = cp.next()
+    {
+        let head = v.head;
+        fail(
+            &mut v,
+            head + 1,
+            format!(
+                "the log ends at record {head} but checkpoint {} was signed: records were removed from the end",
+                c.seq
+            ),
+        );
+    }
+    Ok(v)
+}
+
+fn check_signature(
+    c: &AuditCheckpointRow,
+    public: &VerifyingKey,
+) -> std::result::Result<(), String> {
+    if c.public_key.as_slice() != public.as_bytes() {
+        return Err(format!(
+            "checkpoint {} is signed by a key that is not this vault's",
+            c.seq
+        ));
+    }
+    let sig = ed25519_dalek::Signature::from_slice(&c.signature)
+        .map_err(|_| format!("checkpoint {} has a malformed signature", c.seq))?;
+    public
+        .verify(&checkpoint_message(c.seq, &c.hash), &sig)
+        .map_err(|_| format!("checkpoint {} has a bad signature", c.seq))
+}
+
+/// Renders a record as one JSON line (for `--output json` and the file sink).
+pub fn json_line(r: &AuditRow) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(r.at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "seq": r.seq,
+        "time": at,
+        "request_id": r.request_id,
+        "account": r.account_id,
+        "principal": r.principal,
+        "action": r.action,
+        "resource": r.resource,
+        "decision": r.decision,
+        "reason": r.reason,
+        "source_ip": r.source_ip,
+        "user_agent": r.user_agent,
+        "credential": r.credential,
+        "hash": hex::encode(&r.hash),
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+use super::*;
+use crate::store::Store;
+
+fn entry(i: i64) -> Entry {
+    Entry {
+        at: 1_900_000_000 + i,
+        request_id: format!("req-{i}"),
+        account: "123456789012".into(),
+        principal: "arn:aws:iam::123456789012:user/alice".into(),
+        action: "iam:CreateUser".into(),
+        resource: format!("arn:aws:iam::123456789012:user/u{i}"),
+        decision: "allowed".into(),
+        reason: String::new(),
+        source_ip: "127.0.0.1".into(),
+        user_agent: "test".into(),
+        credential: "AKIAEXAMPLE".into(),
+    }
+}
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[7u8; 32])
+}
+
+/// A store holding `n` records appended in batches of 10.
+fn chain(n: i64) -> Store {
+    let s = Store::open_in_memory().unwrap();
+    let k = key();
+    let mut i = 0;
+    while i < n {
+        let batch: Vec<Entry> = (i..(i + 10).min(n)).map(|j| entry(j + 1)).collect();
+        let tx = s.write().unwrap();
+        append(&tx, &batch, &k).unwrap();
+        tx.commit().unwrap();
+        i += 10;
+    }
+    s
+}
+
+fn check(s: &Store) -> Verification {
+    verify(&s.read().unwrap(), &key().verifying_key()).unwrap()
+}
+
+fn tamper(s: &Store, sql: &str) {
+    let tx = s.write().unwrap();
+    assert!(tx.raw_execute(sql).unwrap() > 0, "{sql}");
+    tx.commit().unwrap();
+}
+
+#[test]
+fn an_intact_chain_verifies() {
+    let s = chain(200);
+    let v = check(&s);
+    assert!(v.ok(), "{v:?}");
+    assert_eq!(v.records, 200);
+    assert_eq!(v.head, 200);
+    // Checkpoints at the batches crossing 64, 128 and 192.
+    assert_eq!(v.checkpoints, 3);
+    // Empty log: fine.
+    assert!(check(&Store::open_in_memory().unwrap()).ok());
+}
+
+#[test]
+fn an_edited_record_is_found() {
+    let s = chain(100);
+    tamper(
+        &s,
+        "UPDATE audit_log SET decision = 'denied' WHERE seq = 37",
+    );
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(37), "{v:?}");
+    assert!(v.problem.unwrap().contains("edited"));
+}
+
+#[test]
+fn an_edit_with_a_recomputed_hash_breaks_the_next_link() {
+    let s = chain(100);
+    // The attacker fixes record 37's own hash, but 38 still points at the old one.
+    let forged = {
+        let tx = s.read().unwrap();
+        let r = tx.audit_page(36, 1).unwrap().remove(0);
+        let mut e = Entry::of_row(&r);
+        e.principal = "arn:aws:iam::123456789012:user/mallory".into();
+        hex::encode(chain_hash(&r.prev_hash, 37, &e))
+    };
+    tamper(
+        &s,
+        &format!(
+            "UPDATE audit_log SET principal = 'arn:aws:iam::123456789012:user/mallory', hash = x'{forged}' WHERE seq = 37"
+        ),
+    );
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(38), "{v:?}");
+}
+
+#[test]
+fn deleted_inserted_and_reordered_records_are_found() {
+    let s = chain(100);
+    tamper(&s, "DELETE FROM audit_log WHERE seq = 50");
+    assert_eq!(check(&s).first_bad, Some(50));
+
+    // Renumbering after a deletion breaks the link instead.
+    let s = chain(100);
+    tamper(&s, "DELETE FROM audit_log WHERE seq = 50");
+    tamper(&s, "UPDATE audit_log SET seq = seq - 1 WHERE seq > 50");
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(50), "{v:?}");
+
+    // An inserted record (a copy of another, at a free position) breaks the order.
+    let s = chain(100);
+    tamper(&s, "UPDATE audit_log SET seq = seq + 1000 WHERE seq > 20");
+    tamper(
+        &s,
+        "INSERT INTO audit_log SELECT 21, at, request_id, account_id, principal, action, resource, decision, reason, source_ip, user_agent, credential, prev_hash, hash FROM audit_log WHERE seq = 5",
+    );
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(21), "{v:?}");
+
+    // Two records swapped.
+    let s = chain(100);
+    tamper(&s, "UPDATE audit_log SET seq = -1 WHERE seq = 10");
+    tamper(&s, "UPDATE audit_log SET seq = 10 WHERE seq = 11");
+    tamper(&s, "UPDATE audit_log SET seq = 11 WHERE seq = -1");
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(10), "{v:?}");
+}
+
+#[test]
+fn truncation_after_a_checkpoint_is_found() {
+    let s = chain(100);
+    tamper(&s, "DELETE FROM audit_log WHERE seq > 60");
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(61), "{v:?}");
+    assert!(v.problem.unwrap().contains("removed from the end"));
+}
+
+#[test]
+fn a_rewritten_chain_needs_the_checkpoint_key() {
+    // Rewriting every record consistently is possible without the key, but the signed
+    // checkpoint then no longer matches.
+    let s = chain(70);
+    let other = SigningKey::from_bytes(&[9u8; 32]);
+    let forged = Store::open_in_memory().unwrap();
+    let tx = forged.write().unwrap();
+    let mut es: Vec<Entry> = (1..=70).map(entry).collect();
+    es[3].decision = "denied".into();
+    append(&tx, &es, &other).unwrap();
+    tx.commit().unwrap();
+    let v = verify(&forged.read().unwrap(), &key().verifying_key()).unwrap();
+    assert_eq!(v.first_bad, Some(70), "{v:?}");
+    assert!(v.problem.unwrap().contains("not this vault's"));
+    // And a checkpoint whose signature was altered.
+    tamper(&s, "UPDATE audit_checkpoints SET signature = zeroblob(64)");
+    let v = check(&s);
+    assert!(v.problem.unwrap().contains("signature"));
+}
+
+#[test]
+fn fields_are_bounded() {
+    let s = Store::open_in_memory().unwrap();
+    let mut e = entry(1);
+    e.reason = "é".repeat(5000);
+    let tx = s.write().unwrap();
+    append(&tx, &[e], &key()).unwrap();
+    tx.commit().unwrap();
+    let r = s.read().unwrap().audit_tail(1).unwrap().remove(0);
+    assert!(r.reason.len() <= MAX_FIELD);
+    assert!(check(&s).ok());
+}

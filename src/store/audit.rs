@@ -1,0 +1,194 @@
+//! Audit-log rows and checkpoints. The chain itself (hashing, signing, verifying) is
+//! `crate::audit`'s; this module only stores and reads.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{ReadTx, WriteTx};
+use crate::error::Result;
+
+/// One audit record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// The request id (also in the response).
+    pub request_id: String,
+    /// The account acted in.
+    pub account_id: String,
+    /// Who acted (ARN, or the attempted name for a failed sign-in).
+    pub principal: String,
+    /// `iam:CreateUser`, `s3:GetObject`, …
+    pub action: String,
+    /// The resource ARN, or empty.
+    pub resource: String,
+    /// `allowed`, `denied` or `failed`.
+    pub decision: String,
+    /// Why (the denial message, the error code), or empty.
+    pub reason: String,
+    /// The source address, or `local`.
+    pub source_ip: String,
+    /// The client's user agent.
+    pub user_agent: String,
+    /// The credential used: an access key id, a token id, `password`, `local-admin`.
+    pub credential: String,
+    /// The previous record's hash (zeros for the first).
+    pub prev_hash: Vec<u8>,
+    /// This record's hash.
+    pub hash: Vec<u8>,
+}
+
+/// A signed checkpoint of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheckpointRow {
+    /// The record it covers (and everything before it).
+    pub seq: i64,
+    /// That record's hash.
+    pub hash: Vec<u8>,
+    /// Unix seconds.
+    pub at: i64,
+    /// The Ed25519 public key that signed it.
+    pub public_key: Vec<u8>,
+    /// The signature.
+    pub signature: Vec<u8>,
+}
+
+/// What `audit search` filters on; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Principal ARN (exact).
+    pub principal: Option<String>,
+    /// Action (exact, case-insensitive).
+    pub action: Option<String>,
+    /// From this time (unix seconds, inclusive).
+    pub since: Option<i64>,
+    /// Until this time (unix seconds, exclusive).
+    pub until: Option<i64>,
+    /// Decision.
+    pub decision: Option<String>,
+}
+
+const COLS: &str = "seq, at, request_id, account_id, principal, action, resource, decision, reason, source_ip, user_agent, credential, prev_hash, hash";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        request_id: r.get(2)?,
+        account_id: r.get(3)?,
+        principal: r.get(4)?,
+        action: r.get(5)?,
+        resource: r.get(6)?,
+        decision: r.get(7)?,
+        reason: r.get(8)?,
+        source_ip: r.get(9)?,
+        user_agent: r.get(10)?,
+        credential: r.get(11)?,
+        prev_hash: r.get(12)?,
+        hash: r.get(13)?,
+    })
+}
+
+impl ReadTx<'_> {
+    /// The last record's position and hash.
+    pub fn audit_head(&self) -> Result<Option<(i64, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Records in chain order with `seq > after`, at most `limit`.
+    pub fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after, limit], row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The last `n` records, oldest first.
+    pub fn audit_tail(&self, n: u32) -> Result<Vec<AuditRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLS} FROM (SELECT {COLS} FROM audit_log ORDER BY seq DESC LIMIT ?1) ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map(params![n], row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Records matching `f`, oldest first, at most `limit`.
+    pub fn audit_search(&self, f: &AuditFilter, limit: u32) -> Result<Vec<AuditRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLS} FROM audit_log
+              WHERE (?1 IS NULL OR principal = ?1)
+                AND (?2 IS NULL OR lower(action) = lower(?2))
+                AND (?3 IS NULL OR at >= ?3)
+                AND (?4 IS NULL OR at < ?4)
+                AND (?5 IS NULL OR decision = ?5)
+              ORDER BY seq LIMIT ?6"
+        ))?;
+        let rows = stmt.query_map(
+            params![f.principal, f.action, f.since, f.until, f.decision, limit],
+            row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Every checkpoint, in chain order.
+    pub fn audit_checkpoints(&self) -> Result<Vec<AuditCheckpointRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, hash, at, public_key, signature FROM audit_checkpoints ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AuditCheckpointRow {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+                at: r.get(2)?,
+                public_key: r.get(3)?,
+                signature: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Appends a record (its seq and hashes already computed).
+    pub fn insert_audit(&self, r: &AuditRow) -> Result<()> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO audit_log ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ))?
+            .execute(params![
+                r.seq,
+                r.at,
+                r.request_id,
+                r.account_id,
+                r.principal,
+                r.action,
+                r.resource,
+                r.decision,
+                r.reason,
+                r.source_ip,
+                r.user_agent,
+                r.credential,
+                r.prev_hash,
+                r.hash
+            ])?;
+        Ok(())
+    }
+
+    /// Stores a checkpoint.
+    pub fn insert_audit_checkpoint(&self, c: &AuditCheckpointRow) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO audit_checkpoints (seq, hash, at, public_key, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![c.seq, c.hash, c.at, c.public_key, c.signature],
+        )?;
+        Ok(())
+    }
+}
