@@ -123,9 +123,72 @@ pub(super) fn handle_authorize(
         None => None,
     };
     let context = crate::service::context_from_json(&call.context)?;
+    let client_ip = r.source_ip.clone().unwrap_or_default();
+    let client_ua = r
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+        .map(|(_, v)| v.chars().take(256).collect::<String>())
+        .unwrap_or_default();
+    let event = |principal: &str,
+                 account: &str,
+                 credential: &str,
+                 action: &str,
+                 resource: &str,
+                 decision: &str,
+                 reason: &str| {
+        crate::audit::Entry {
+            at: st.vault.now().unix_timestamp(),
+            request_id: st.request_id(),
+            account: account.to_owned(),
+            principal: principal.to_owned(),
+            action: action.to_owned(),
+            resource: resource.to_owned(),
+            decision: decision.to_owned(),
+            reason: reason.to_owned(),
+            source_ip: client_ip.clone(),
+            user_agent: client_ua.clone(),
+            credential: credential.to_owned(),
+        }
+    };
+    let record = |entries: Vec<crate::audit::Entry>| -> Result<(), WireError> {
+        st.vault.audit_write(entries).map_err(|e| {
+            tracing::error!(error = %e, "an audit record could not be written; the call fails");
+            WireError {
+                status: 500,
+                code: "ServiceFailure",
+                message: "The decision could not be recorded in the audit log.".into(),
+            }
+        })
+    };
     let client = match authenticate_client(st, &call) {
         Ok(a) => a,
         Err(e) => {
+            // An unauthenticated request is a denial: always recorded.
+            let claimed = r
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+                .and_then(|(_, v)| v.split("Credential=").nth(1))
+                .and_then(|c| c.split('/').next())
+                .map(|k| k.chars().take(32).collect::<String>())
+                .unwrap_or_default();
+            record(
+                call.checks
+                    .iter()
+                    .map(|c| {
+                        event(
+                            "(unauthenticated)",
+                            "",
+                            &claimed,
+                            &c.action,
+                            &c.resource,
+                            "denied",
+                            &format!("{}: {}", e.code, e.message),
+                        )
+                    })
+                    .collect(),
+            )?;
             return Ok(AuthorizeResponse {
                 authenticated: false,
                 error: Some(e),
@@ -148,14 +211,50 @@ pub(super) fn handle_authorize(
         secure_transport: r.secure_transport,
         region: Some(client.region.clone()),
     };
-    let results = st.vault.authorize_checks(
+    let results = match st.vault.authorize_checks(
         &service.caller,
         &sctx,
         &client.caller,
         &cctx,
         &call.checks,
         &context,
-    )?;
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Error::AccessDenied(m) = &e {
+                let resource = call.checks.first().map_or("", |c| c.resource.as_str());
+                let mut ev = event(
+                    &service.caller.arn,
+                    service.caller.account.as_str(),
+                    &service.access_key_id,
+                    "vault:Authorize",
+                    resource,
+                    "denied",
+                    m,
+                );
+                ev.source_ip = peer.ip().to_string();
+                record(vec![ev])?;
+            }
+            return Err(e.into());
+        }
+    };
+    let all = st.vault.audit_data_events_cached()?;
+    let events: Vec<crate::audit::Entry> = results
+        .iter()
+        .filter(|r| all || !r.allowed())
+        .map(|r| {
+            event(
+                &client.caller.arn,
+                client.caller.account.as_str(),
+                &client.access_key_id,
+                &r.action,
+                &r.resource,
+                if r.allowed() { "allowed" } else { "denied" },
+                r.reason.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    record(events)?;
     let now = st.vault.now().unix_timestamp();
     let (userid, cache_seconds) = match &client.caller.kind {
         CallerKind::Session(c) => (
@@ -294,8 +393,43 @@ pub async fn resource_policies(
     let st2 = Arc::clone(&st);
     let joined = tokio::task::spawn_blocking(move || -> Result<Value, WireError> {
         let authn = auth::authenticate(&st2, &method, &uri, &headers, &body)?;
-        let ctx = service_ctx(&st2, peer, &authn);
-        let v: Value = serde_json::from_slice(&body).map_err(|_| {
+        let guard = super::audit_scope(
+            &st2.request_id(),
+            &authn,
+            peer,
+            &headers,
+            format!("vault:ResourcePolicies.{op}"),
+        );
+        let result = resource_policy_op(&st2, &authn, peer, &op, &body);
+        super::audited(&st2.vault, guard, result)
+    })
+    .await;
+    match joined {
+        Ok(Ok(v)) => {
+            st.metrics.observe("ResourcePolicy", "ok", 0.0);
+            json_response(StatusCode::OK, v.to_string())
+        }
+        Ok(Err(e)) => {
+            st.metrics.observe("ResourcePolicy", e.code, 0.0);
+            error_response(&e)
+        }
+        Err(_) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"error":"ServiceFailure"}"#.to_owned(),
+        ),
+    }
+}
+
+fn resource_policy_op(
+    st2: &AppState,
+    authn: &Authenticated,
+    peer: SocketAddr,
+    op: &str,
+    body: &[u8],
+) -> Result<Value, WireError> {
+    {
+        let ctx = service_ctx(st2, peer, authn);
+        let v: Value = serde_json::from_slice(body).map_err(|_| {
             WireError::from(Error::Validation("the body must be a JSON object".into()))
         })?;
         let field = |k: &str| -> Result<String, WireError> {
@@ -306,14 +440,16 @@ pub async fn resource_policies(
         };
         let vault = &st2.vault;
         let who = &authn.caller;
-        Ok(match op.as_str() {
+        Ok(match op {
             "put" => json!({ "ResourcePolicy": vault.put_resource_policy(
                 who,
                 &ctx,
                 &field("resource_arn")?,
                 &field("policy")?,
             )? }),
-            "get" => json!({ "ResourcePolicy": vault.get_resource_policy(who, &ctx, &field("resource_arn")?)? }),
+            "get" => {
+                json!({ "ResourcePolicy": vault.get_resource_policy(who, &ctx, &field("resource_arn")?)? })
+            }
             "delete" => {
                 vault.delete_resource_policy(who, &ctx, &field("resource_arn")?)?;
                 json!({})
@@ -330,20 +466,5 @@ pub async fn resource_policies(
                 .into());
             }
         })
-    })
-    .await;
-    match joined {
-        Ok(Ok(v)) => {
-            st.metrics.observe("ResourcePolicy", "ok", 0.0);
-            json_response(StatusCode::OK, v.to_string())
-        }
-        Ok(Err(e)) => {
-            st.metrics.observe("ResourcePolicy", e.code, 0.0);
-            error_response(&e)
-        }
-        Err(_) => json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            r#"{"error":"ServiceFailure"}"#.to_owned(),
-        ),
     }
 }

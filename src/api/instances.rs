@@ -32,7 +32,12 @@ fn json(status: StatusCode, body: String) -> Response {
 }
 
 /// The handler.
-pub async fn credentials(State(st): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+pub async fn credentials(
+    State(st): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let Ok(req) = serde_json::from_slice::<CredentialRequest>(&body) else {
         return json(
             StatusCode::BAD_REQUEST,
@@ -47,8 +52,31 @@ pub async fn credentials(State(st): State<Arc<AppState>>, body: axum::body::Byte
     };
     let st2 = Arc::clone(&st);
     let result = tokio::task::spawn_blocking(move || {
-        st2.vault
-            .instance_credentials(&req.public_key, req.timestamp, &req.nonce, &sig)
+        let guard = crate::service::audit_begin(crate::service::AuditContext {
+            request_id: st2.request_id(),
+            account: String::new(),
+            principal: format!(
+                "instance-key/{}",
+                req.public_key.chars().take(64).collect::<String>()
+            ),
+            action: "vault:InstanceCredentials".into(),
+            source_ip: peer.ip().to_string(),
+            user_agent: super::user_agent(&headers),
+            credential: "instance-key".into(),
+        });
+        let result =
+            st2.vault
+                .instance_credentials(&req.public_key, req.timestamp, &req.nonce, &sig);
+        let message = match &result {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        let outcome = match &result {
+            Ok(_) => crate::service::AuditOutcome::Allowed,
+            Err(e) => crate::service::AuditOutcome::of(e, &message),
+        };
+        st2.vault.audit_finish(guard, outcome)?;
+        result
     })
     .await;
     match result {
@@ -102,13 +130,47 @@ pub async fn manage(
     let result = tokio::task::spawn_blocking(
         move || -> std::result::Result<serde_json::Value, super::WireError> {
             let authn = super::auth::authenticate(&st2, &method, &uri, &headers, &body)?;
+            let guard = super::audit_scope(
+                &st2.request_id(),
+                &authn,
+                peer,
+                &headers,
+                format!("vault:Instances.{op}"),
+            );
+            let result = manage_op(&st2, &authn, peer, &op, &body);
+            super::audited(&st2.vault, guard, result)
+        },
+    )
+    .await;
+    match result {
+        Ok(Ok(v)) => json(StatusCode::OK, v.to_string()),
+        Ok(Err(e)) => json(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            serde_json::json!({ "error": e.code, "message": e.message }).to_string(),
+        ),
+        Err(_) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"error":"ServiceFailure"}"#.to_owned(),
+        ),
+    }
+}
+
+fn manage_op(
+    st2: &AppState,
+    authn: &super::auth::Authenticated,
+    peer: std::net::SocketAddr,
+    op: &str,
+    body: &[u8],
+) -> std::result::Result<serde_json::Value, super::WireError> {
+    {
+        {
             let ctx = crate::service::RequestContext {
                 source_ip: Some(peer.ip()),
                 secure_transport: st2.tls || peer.ip().is_loopback(),
                 region: Some(authn.region.clone()),
             };
             let v: serde_json::Value =
-                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
             let field = |k: &str| -> std::result::Result<String, super::WireError> {
                 v.get(k)
                     .and_then(serde_json::Value::as_str)
@@ -116,7 +178,7 @@ pub async fn manage(
                     .ok_or_else(|| Error::Validation(format!("the field `{k}` is required")).into())
             };
             let vault = &st2.vault;
-            Ok(match op.as_str() {
+            Ok(match op {
                 "register" => {
                     let key = hex::decode(field("public_key")?)
                         .map_err(|_| Error::InvalidInput("public_key must be hex".into()))?;
@@ -143,18 +205,6 @@ pub async fn manage(
                     .into());
                 }
             })
-        },
-    )
-    .await;
-    match result {
-        Ok(Ok(v)) => json(StatusCode::OK, v.to_string()),
-        Ok(Err(e)) => json(
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            serde_json::json!({ "error": e.code, "message": e.message }).to_string(),
-        ),
-        Err(_) => json(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            r#"{"error":"ServiceFailure"}"#.to_owned(),
-        ),
+        }
     }
 }

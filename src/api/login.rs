@@ -90,6 +90,7 @@ fn failed() -> Response {
 pub async fn handler(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let req: LoginRequest = match serde_json::from_slice(&body) {
@@ -111,18 +112,49 @@ pub async fn handler(
         );
     }
     let st2 = Arc::clone(&st);
+    let user_agent = super::user_agent(&headers);
     let result = tokio::task::spawn_blocking(move || {
-        let account = AccountId::parse(&req.account_id).map_err(|_| Error::AuthenticationFailed)?;
-        let password = SecretString::new(req.password);
-        let new_password = req.new_password.map(SecretString::new);
-        let signin = st2.vault.sign_in(
-            &account,
-            &req.user_name,
-            &password,
-            req.mfa_code.as_deref(),
-            new_password.as_ref(),
-        )?;
-        st2.vault.session_for_sign_in(&signin, req.duration_seconds)
+        let guard = crate::service::audit_begin(crate::service::AuditContext {
+            request_id: st2.request_id(),
+            account: req.account_id.chars().take(64).collect(),
+            principal: format!(
+                "arn:aws:iam::{}:user/{}",
+                req.account_id.chars().take(64).collect::<String>(),
+                req.user_name.chars().take(128).collect::<String>()
+            ),
+            action: "signin:ConsoleLogin".into(),
+            source_ip: ip.to_string(),
+            user_agent,
+            credential: if req.mfa_code.is_some() {
+                "password+mfa".into()
+            } else {
+                "password".into()
+            },
+        });
+        let result = (|| {
+            let account =
+                AccountId::parse(&req.account_id).map_err(|_| Error::AuthenticationFailed)?;
+            let password = SecretString::new(req.password);
+            let new_password = req.new_password.map(SecretString::new);
+            let signin = st2.vault.sign_in(
+                &account,
+                &req.user_name,
+                &password,
+                req.mfa_code.as_deref(),
+                new_password.as_ref(),
+            )?;
+            st2.vault.session_for_sign_in(&signin, req.duration_seconds)
+        })();
+        let message = match &result {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        let outcome = match &result {
+            Ok(_) => crate::service::AuditOutcome::Allowed,
+            Err(e) => crate::service::AuditOutcome::of(e, &message),
+        };
+        st2.vault.audit_finish(guard, outcome)?;
+        result
     })
     .await;
     match result {

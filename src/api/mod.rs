@@ -74,7 +74,7 @@ impl AppState {
     }
 
     /// A fresh request id in UUID form.
-    fn request_id(&self) -> String {
+    pub(crate) fn request_id(&self) -> String {
         let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
         let p = &self.request_prefix;
         format!(
@@ -370,11 +370,75 @@ fn handle(
         params: &params,
         access_key_id: &authn.access_key_id,
     };
+    let prefix = match api {
+        Api::Iam => "iam",
+        Api::Sts => "sts",
+    };
+    let guard = audit_scope(
+        request_id,
+        &authn,
+        peer,
+        headers,
+        format!("{prefix}:{action}"),
+    );
     let result = match api {
         Api::Iam => iam::dispatch(&call, &action),
         Api::Sts => sts::dispatch(&call, &action),
     };
+    let result = audited(&st.vault, guard, result);
     (api, action, result)
+}
+
+/// Opens the audit scope of an authenticated request.
+pub(crate) fn audit_scope(
+    request_id: &str,
+    authn: &auth::Authenticated,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    action: String,
+) -> crate::service::AuditGuard {
+    crate::service::audit_begin(crate::service::AuditContext {
+        request_id: request_id.to_owned(),
+        account: authn.caller.account.to_string(),
+        principal: authn.caller.arn.clone(),
+        action,
+        source_ip: peer.ip().to_string(),
+        user_agent: user_agent(headers),
+        credential: authn.access_key_id.clone(),
+    })
+}
+
+/// The client's user agent, bounded.
+pub(crate) fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect())
+        .unwrap_or_default()
+}
+
+/// Ends an audit scope with the operation's result. When the record cannot be written
+/// the client gets an error instead of the result (fail closed).
+pub(crate) fn audited<T>(
+    vault: &Vault,
+    guard: crate::service::AuditGuard,
+    result: Result<T, WireError>,
+) -> Result<T, WireError> {
+    let outcome = match &result {
+        Ok(_) => crate::service::AuditOutcome::Allowed,
+        Err(e) => crate::service::AuditOutcome::of_code(e.code, &e.message),
+    };
+    match vault.audit_finish(guard, outcome) {
+        Ok(()) => result,
+        Err(e) => {
+            tracing::error!(error = %e, "an audit record could not be written; the request fails");
+            Err(WireError {
+                status: 500,
+                code: "ServiceFailure",
+                message: "The request could not be recorded in the audit log.".into(),
+            })
+        }
+    }
 }
 
 /// Marker/MaxItems pagination over a list sorted by `key` (case-insensitively): the

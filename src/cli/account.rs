@@ -39,6 +39,7 @@ pub(super) fn run(c: &Ctx, cmd: AccountCmd) -> Result<Output> {
                 )),
                 json: json!({ "account_id": id.as_str(), "root_arn": root.arn, "root_password": pw.as_ref().map(|p| p.expose().to_owned()) }),
                 exit: 0,
+                lines: false,
             }
         }
         AccountCmd::List => {

@@ -65,6 +65,7 @@ pub(super) fn rotate(a: RotateKeyArgs) -> Result<Output> {
         )),
         json: json!(r),
         exit: 0,
+        lines: false,
     })
 }
 
@@ -167,6 +168,7 @@ pub(super) fn login(a: LoginArgs) -> Result<Output> {
             )),
             json: json!({ "Profile": profile, "CredentialsFile": path.display().to_string(), "Expiration": c.expiration, "MfaAuthenticated": r.mfa }),
             exit: 0,
+            lines: false,
         });
     }
     let (json, note) = match a.format {
@@ -196,6 +198,7 @@ pub(super) fn login(a: LoginArgs) -> Result<Output> {
         note: Some(note),
         json,
         exit: 0,
+        lines: false,
     })
 }
 
@@ -278,5 +281,6 @@ pub(super) fn credential_process(a: CredentialProcessArgs) -> Result<Output> {
         note: Some(j.to_string()),
         json: j,
         exit: 0,
+        lines: false,
     })
 }

@@ -79,5 +79,6 @@ pub(super) fn describe(data_dir: &Path, out: &crate::service::InitOutput) -> Res
         json,
         note: Some(note),
         exit: 0,
+        lines: false,
     })
 }

@@ -69,6 +69,7 @@ pub(super) fn keygen(out: &Path) -> Result<Output> {
         note: Some(public.clone()),
         json: json!({ "public_key": public, "private_key_file": out.display().to_string(), "public_key_file": pub_file }),
         exit: 0,
+        lines: false,
     })
 }
 

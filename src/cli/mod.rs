@@ -3,6 +3,7 @@
 
 mod access_key;
 mod account;
+mod audit;
 mod client_cmds;
 mod group;
 mod init;
@@ -100,6 +101,9 @@ pub enum Command {
     /// Manage instance profiles (the role handed to an EC2-like workload).
     #[command(subcommand, name = "instance-profile")]
     InstanceProfile(instance_profile::ProfileCmd),
+    /// Read and verify the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
     /// Manage resource policies of your own services' resources (bucket-policy style).
     #[command(subcommand)]
     ResourcePolicy(resource_policy::ResourcePolicyCmd),
@@ -241,55 +245,96 @@ pub fn parse_tags(args: &[String]) -> Result<Vec<Tag>> {
         .collect()
 }
 
-fn dispatch(cli: Cli) -> Result<Output> {
+fn dispatch(cli: Cli, label: &str) -> Result<Output> {
+    let (dir, acct) = (cli.data_dir.clone(), cli.account.clone());
     match cli.command {
         Command::Init(a) => init::run(&cli.data_dir, a),
-        Command::Account(c) => account::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
+        Command::Account(c) => local(&dir, acct.as_deref(), label, |ctx| account::run(ctx, c)),
         Command::Serve(a) => serve::run(&cli.data_dir, cli.output, a),
-        Command::User(c) => user::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
-        Command::Group(c) => group::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
-        Command::Role(c) => role::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
-        Command::ResourcePolicy(c) => {
-            resource_policy::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
-        }
-        Command::InstanceProfile(c) => {
-            instance_profile::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
-        }
-        Command::Policy(c) => policy::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
-        Command::AccessKey(c) => {
-            access_key::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
-        }
-        Command::LoginProfile(c) => {
-            signin::login_profile(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
-        }
-        Command::PasswordPolicy(c) => {
-            signin::password_policy(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
-        }
-        Command::Mfa(c) => signin::mfa(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
-        Command::Settings(c) => {
-            signin::settings(&mut Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
-        }
-        Command::CredentialReport(a) => {
-            signin::credential_report(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, a)
-        }
-        Command::Doctor => signin::doctor(&Ctx::open(&cli.data_dir, cli.account.as_deref())?),
+        Command::User(c) => local(&dir, acct.as_deref(), label, |ctx| user::run(ctx, c)),
+        Command::Group(c) => local(&dir, acct.as_deref(), label, |ctx| group::run(ctx, c)),
+        Command::Role(c) => local(&dir, acct.as_deref(), label, |ctx| role::run(ctx, c)),
+        Command::Audit(c) => local(&dir, acct.as_deref(), label, |ctx| audit::run(ctx, c)),
+        Command::ResourcePolicy(c) => local(&dir, acct.as_deref(), label, |ctx| {
+            resource_policy::run(ctx, c)
+        }),
+        Command::InstanceProfile(c) => local(&dir, acct.as_deref(), label, |ctx| {
+            instance_profile::run(ctx, c)
+        }),
+        Command::Policy(c) => local(&dir, acct.as_deref(), label, |ctx| policy::run(ctx, c)),
+        Command::AccessKey(c) => local(&dir, acct.as_deref(), label, |ctx| access_key::run(ctx, c)),
+        Command::LoginProfile(c) => local(&dir, acct.as_deref(), label, |ctx| {
+            signin::login_profile(ctx, c)
+        }),
+        Command::PasswordPolicy(c) => local(&dir, acct.as_deref(), label, |ctx| {
+            signin::password_policy(ctx, c)
+        }),
+        Command::Mfa(c) => local(&dir, acct.as_deref(), label, |ctx| signin::mfa(ctx, c)),
+        Command::Settings(c) => local(&dir, acct.as_deref(), label, |ctx| signin::settings(ctx, c)),
+        Command::CredentialReport(a) => local(&dir, acct.as_deref(), label, |ctx| {
+            signin::credential_report(ctx, a)
+        }),
+        Command::Doctor => local(&dir, acct.as_deref(), label, |ctx| signin::doctor(ctx)),
         Command::Instance(instance::InstanceCmd::Keygen { out }) => instance::keygen(&out),
-        Command::Instance(c) => {
-            instance::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
-        }
+        Command::Instance(c) => local(&dir, acct.as_deref(), label, |ctx| instance::run(ctx, c)),
         Command::Agent(a) => instance::agent(a),
-        Command::Keys(c) => tokens::keys(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c),
+        Command::Keys(c) => local(&dir, acct.as_deref(), label, |ctx| tokens::keys(ctx, c)),
         Command::Token(c) => tokens::token(c),
-        Command::Session(c) => {
-            tokens::session(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, c)
-        }
+        Command::Session(c) => local(&dir, acct.as_deref(), label, |ctx| tokens::session(ctx, c)),
         Command::RotateKey(a) => client_cmds::rotate(a),
         Command::Login(a) => client_cmds::login(a),
         Command::CredentialProcess(a) => client_cmds::credential_process(a),
-        Command::Simulate(a) => {
-            simulate::run(&Ctx::open(&cli.data_dir, cli.account.as_deref())?, a)
+        Command::Simulate(a) => local(&dir, acct.as_deref(), label, |ctx| simulate::run(ctx, a)),
+    }
+}
+
+/// Runs a local administration command as the account's root user, inside an audit
+/// scope: the command's record is written with its change, or after it (reads, denials,
+/// failures). A read whose record cannot be written prints nothing and fails.
+fn local(
+    data_dir: &Path,
+    account: Option<&str>,
+    label: &str,
+    f: impl FnOnce(&mut Ctx) -> Result<Output>,
+) -> Result<Output> {
+    let mut ctx = Ctx::open(data_dir, account)?;
+    let mut id = [0u8; 8];
+    ctx.vault.random().fill(&mut id)?;
+    let guard = crate::service::audit_begin(crate::service::AuditContext {
+        request_id: format!("local-{}", hex::encode(id)),
+        account: ctx.caller.account.to_string(),
+        principal: ctx.caller.arn.clone(),
+        action: format!("cli:{label}"),
+        source_ip: "local".into(),
+        user_agent: format!("iamvault-cli/{}", env!("CARGO_PKG_VERSION")),
+        credential: "local-admin".into(),
+    });
+    let out = f(&mut ctx);
+    let message = match &out {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    };
+    let outcome = match &out {
+        Ok(_) => crate::service::AuditOutcome::Allowed,
+        Err(e) => crate::service::AuditOutcome::of(e, &message),
+    };
+    ctx.vault.audit_finish(guard, outcome)?;
+    out
+}
+
+/// The subcommand path of the arguments (`user create`), for the audit record. Only
+/// command names: never an argument value.
+fn command_label() -> String {
+    use clap::CommandFactory;
+    let mut names = Vec::new();
+    if let Ok(m) = Cli::command().try_get_matches() {
+        let mut cur = m.subcommand();
+        while let Some((name, sub)) = cur {
+            names.push(name.to_owned());
+            cur = sub.subcommand();
         }
     }
+    names.join(" ")
 }
 
 /// Runs the CLI with the process arguments and returns the exit code: 0 ok, 1 error,
@@ -304,7 +349,8 @@ pub fn main() -> i32 {
         }
     };
     let format = cli.output;
-    match dispatch(cli) {
+    let label = command_label();
+    match dispatch(cli, &label) {
         Ok(out) => {
             out.print(format);
             out.exit

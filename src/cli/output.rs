@@ -12,6 +12,9 @@ pub struct Output {
     pub note: Option<String>,
     /// The exit code: 0, or 2 for a simulated denial.
     pub exit: i32,
+    /// `json` is an array printed as JSON lines (one compact object per line) with
+    /// `--output json`, for log shippers and `jq`.
+    pub lines: bool,
 }
 
 impl Output {
@@ -21,6 +24,7 @@ impl Output {
             json,
             note: None,
             exit: 0,
+            lines: false,
         }
     }
 
@@ -30,12 +34,30 @@ impl Output {
             json: Value::Object(serde_json::Map::new()),
             note: Some(note.into()),
             exit: 0,
+            lines: false,
+        }
+    }
+
+    /// Records printed as JSON lines with `--output json`, as a table otherwise.
+    pub fn lines(rows: Vec<Value>) -> Self {
+        Self {
+            json: Value::Array(rows),
+            note: None,
+            exit: 0,
+            lines: true,
         }
     }
 
     /// Prints to stdout in `format`.
     pub fn print(&self, format: Format) {
         match format {
+            Format::Json if self.lines => {
+                if let Value::Array(rows) = &self.json {
+                    for r in rows {
+                        println!("{r}");
+                    }
+                }
+            }
             Format::Json => {
                 println!(
                     "{}",

@@ -68,6 +68,7 @@ pub(super) fn run(c: &Ctx, cmd: ResourcePolicyCmd) -> Result<Output> {
                 )),
                 json: json!({ "ResourcePolicy": p }),
                 exit: 0,
+                lines: false,
             }
         }
         ResourcePolicyCmd::Get { resource_arn } => Output::doc(

@@ -226,6 +226,17 @@ pub enum SettingsCmd {
         #[arg(long)]
         lock_period: Option<i64>,
     },
+    /// Show or switch the auditing of allowed decisions of the authorization API (data
+    /// events). Denials are always audited.
+    #[command(
+        name = "audit-data-events",
+        after_help = "Example:\n  iamvault settings audit-data-events on"
+    )]
+    AuditDataEvents {
+        /// `on` or `off`; omitted, the current state is shown.
+        #[arg(value_parser = ["on", "off"])]
+        state: Option<String>,
+    },
 }
 
 pub(super) fn login_profile(c: &Ctx, cmd: LoginProfileCmd) -> Result<Output> {
@@ -325,6 +336,7 @@ pub(super) fn mfa(c: &Ctx, cmd: MfaCmd) -> Result<Output> {
                 note: Some(format!("created {}", d.serial_number)),
                 json: json!({ "SerialNumber": d.serial_number, "OtpauthUri": d.otpauth_uri }),
                 exit: 0,
+                lines: false,
             }
         }
         MfaCmd::Enable {
@@ -395,6 +407,15 @@ pub(super) fn settings(c: &mut Ctx, cmd: SettingsCmd) -> Result<Output> {
             }
             Ok(Output::doc(json!({ "Lockout": s })))
         }
+        SettingsCmd::AuditDataEvents { state } => {
+            if let Some(st) = state {
+                c.vault.set_audit_data_events(&c.caller, st == "on")?;
+            }
+            let on = c.vault.audit_data_events()?;
+            Ok(Output::doc(
+                json!({ "AuditDataEvents": if on { "on" } else { "off" } }),
+            ))
+        }
     }
 }
 
@@ -414,6 +435,7 @@ pub(super) fn credential_report(c: &Ctx, a: ReportArgs) -> Result<Output> {
         note: Some(r.content.trim_end().to_owned()),
         json: json!(r),
         exit: 0,
+        lines: false,
     })
 }
 
@@ -434,6 +456,7 @@ pub(super) fn doctor(c: &Ctx) -> Result<Output> {
     Ok(Output {
         note: Some(note.trim_end().to_owned()),
         exit: i32::from(!findings.is_empty()),
+        lines: false,
         json: json!({ "findings": findings }),
     })
 }

@@ -85,5 +85,6 @@ pub(super) fn run(c: &Ctx, a: SimulateArgs) -> Result<Output> {
         json: json!(r),
         note: Some(note),
         exit,
+        lines: false,
     })
 }

@@ -47,6 +47,7 @@ pub(super) fn session(c: &Ctx, cmd: SessionCmd) -> Result<Output> {
                 note: Some(format!("revoked session {} ({})", id, claims.principal_arn)),
                 json: json!({ "token_id": id, "principal_arn": claims.principal_arn }),
                 exit: 0,
+                lines: false,
             })
         }
     }
@@ -85,6 +86,7 @@ pub(super) fn keys(c: &Ctx, cmd: KeysCmd) -> Result<Output> {
                 note: Some(format!("new current signing key {kid}")),
                 json: json!({ "kid": kid }),
                 exit: 0,
+                lines: false,
             }
         }
         KeysCmd::Export => Output::doc(c.vault.jwks()?),
@@ -136,6 +138,7 @@ pub(super) fn token(cmd: TokenCmd) -> Result<Output> {
                 note: None,
                 json,
                 exit,
+                lines: false,
             })
         }
     }

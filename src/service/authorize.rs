@@ -45,6 +45,7 @@ struct WarmState {
     keys: HashMap<String, Option<Arc<KeyEntry>>>,
     principals: HashMap<String, Arc<PrincipalEntry>>,
     resources: Option<Arc<HashMap<String, IndexedPolicy>>>,
+    data_events: Option<bool>,
 }
 
 /// The in-memory state of the decision path.
@@ -164,6 +165,17 @@ impl Vault {
             st.principals.insert(key, Arc::clone(&entry));
         });
         Ok(Some(entry))
+    }
+
+    /// Whether allowed authorization-API decisions are audited, from memory when warm.
+    pub fn audit_data_events_cached(&self) -> Result<bool> {
+        let g = self.warm_generation();
+        if let Some(hit) = self.warm_read(g, |st| st.data_events) {
+            return Ok(hit);
+        }
+        let on = self.audit_data_events()?;
+        self.warm_write(g, |st| st.data_events = Some(on));
+        Ok(on)
     }
 
     /// Every resource policy, compiled, by resource ARN.

@@ -311,6 +311,7 @@ impl Vault {
         resource_policy: Option<(&str, &CompiledPolicy)>,
         owner: &str,
     ) -> Result<()> {
+        super::audit::note(action, resource);
         session_guard(caller, action)?;
         let entry = self.principal_entry(tx, caller)?;
         let mut keys = self.resource_tags(tx, caller, resource)?;

@@ -65,7 +65,7 @@ impl Vault {
             created_at: self.now(),
         };
         tx.insert_group(&row, n.canonical())?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(to_group(row))
     }
 
@@ -167,7 +167,7 @@ impl Vault {
             )?;
         }
         tx.delete_group(&row.group_id)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// AddUserToGroup. Adding a member twice is not an error, as in AWS.
@@ -228,7 +228,7 @@ impl Vault {
                 user.name, group.name
             )));
         }
-        tx.commit()
+        self.commit(tx)
     }
 
     /// ListGroupsForUser.

@@ -141,6 +141,7 @@ impl Vault {
             keys: KeyRing::derive(&master)?,
             compiled: super::authz::CompiledCache::default(),
             warm: super::authorize::WarmCache::default(),
+            audit_queue: super::audit::AuditQueue::default(),
             hashes: crate::auth::HashPool::new(super::hash_permits(), opts.password_params),
             tokens: super::sessions::new_state(),
             nonces: super::instances::NonceCache::default(),
@@ -221,7 +222,7 @@ impl Vault {
             },
             Some(&hash),
         )?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(generated.then_some(password))
     }
 

@@ -134,7 +134,7 @@ impl Vault {
             other => other,
         })?;
         let info = self.instance_info(&tx, &row)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(info)
     }
 
@@ -174,7 +174,7 @@ impl Vault {
         self.authorize(&tx, caller, "vault:DeregisterInstance", &arn, ctx)?;
         tx.delete_instance(instance_id)?;
         self.revoke_sessions_of(&tx, "instance", instance_id)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// Role credentials for a registered instance. All of these must hold: the signature

@@ -100,7 +100,7 @@ impl Vault {
             last_used_region: None,
         };
         tx.insert_access_key(&row)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(NewAccessKey {
             metadata: metadata(&user, &row),
             secret,
@@ -175,7 +175,7 @@ impl Vault {
             // Sessions made from this key with GetSessionToken stop working too.
             self.revoke_sessions_of(&tx, "key", &key.access_key_id)?;
         }
-        tx.commit()
+        self.commit(tx)
     }
 
     /// DeleteAccessKey.
@@ -200,7 +200,7 @@ impl Vault {
         let key = self.owned_key(&tx, &user, access_key_id)?;
         tx.delete_access_key(&key.access_key_id)?;
         self.revoke_sessions_of(&tx, "key", &key.access_key_id)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// GetAccessKeyLastUsed. `N/A` for service and region when the key was never used.

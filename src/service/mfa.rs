@@ -181,7 +181,7 @@ impl Vault {
             serial_number: serial,
             seed,
         };
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(out)
     }
 
@@ -232,7 +232,7 @@ impl Vault {
             Some(self.now()),
             Some(step),
         )?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// ResyncMFADevice: two consecutive codes re-anchor an enabled device.
@@ -264,7 +264,7 @@ impl Vault {
                 "Authentication code for the MFA device is not valid.".into(),
             ));
         }
-        tx.commit()
+        self.commit(tx)
     }
 
     /// DeactivateMFADevice: unassigns a device; it can be enabled again or deleted.
@@ -289,7 +289,7 @@ impl Vault {
         }
         // The last accepted step is kept, so re-enabling cannot replay an old code.
         tx.set_mfa_assignment(serial, None, false, None, d.last_step)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// DeleteVirtualMFADevice: an enabled device must be deactivated first.
@@ -308,7 +308,7 @@ impl Vault {
             ));
         }
         tx.delete_mfa_device(serial)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// ListMFADevices: the devices enabled for a user (or, locally, the root).

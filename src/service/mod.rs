@@ -2,6 +2,7 @@
 //! [`Vault::authorize`] with the IAM action and resource ARN AWS uses, validates its input,
 //! then executes in one write transaction.
 
+mod audit;
 mod authorize;
 mod authorize_wire;
 mod authz;
@@ -33,6 +34,7 @@ use crate::error::{Error, Result};
 use crate::model::{AccountId, Arn, EntityName, NameKind};
 use crate::store::{DB_FILE, ReadTx, Store};
 
+pub use audit::{AuditContext, AuditGuard, AuditOutcome, audit_begin};
 pub use authorize::{KeyEntry, context_from_json};
 pub use authorize_wire::*;
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy};
@@ -118,6 +120,7 @@ pub struct Vault {
     keys: KeyRing,
     compiled: authz::CompiledCache,
     warm: authorize::WarmCache,
+    audit_queue: audit::AuditQueue,
     hashes: crate::auth::HashPool,
     tokens: std::sync::RwLock<sessions::TokenState>,
     nonces: instances::NonceCache,
@@ -146,6 +149,7 @@ impl Vault {
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
             warm: authorize::WarmCache::default(),
+            audit_queue: audit::AuditQueue::default(),
             hashes: crate::auth::HashPool::new(
                 hash_permits(),
                 crate::auth::PasswordParams::default(),
@@ -168,6 +172,7 @@ impl Vault {
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
             warm: authorize::WarmCache::default(),
+            audit_queue: audit::AuditQueue::default(),
             hashes: crate::auth::HashPool::new(
                 hash_permits(),
                 crate::auth::PasswordParams::default(),
@@ -261,6 +266,8 @@ fn require_account(tx: &ReadTx<'_>, account: &AccountId) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_audit;
 #[cfg(test)]
 mod tests_instances;
 #[cfg(test)]

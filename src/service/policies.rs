@@ -312,7 +312,7 @@ impl Vault {
         };
         tx.insert_policy(&row, n.canonical(), &v1)?;
         let out = customer_policy(&tx, row)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(out)
     }
 
@@ -408,7 +408,7 @@ impl Vault {
         }
         tx.detach_everywhere(arn)?;
         tx.delete_policy(&row.policy_id)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     fn customer_for_change(
@@ -456,7 +456,7 @@ impl Vault {
             row.default_version
         };
         tx.update_policy_versions(&row.policy_id, default, row.next_version + 1, now)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(PolicyVersion {
             document: None,
             version_id: version_id(v.version),
@@ -552,7 +552,7 @@ impl Vault {
             ));
         }
         tx.delete_policy_version(&row.policy_id, v)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// SetDefaultPolicyVersion.
@@ -573,7 +573,7 @@ impl Vault {
             )));
         }
         tx.update_policy_versions(&row.policy_id, v, row.next_version, self.now())?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// The default document of a managed policy (vault-provided or customer).
@@ -626,7 +626,7 @@ impl Vault {
             )));
         }
         tx.attach(kind, &target.id, arn)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// Detach{User,Group,Role}Policy.
@@ -657,7 +657,7 @@ impl Vault {
         if !tx.detach(kind, &target.id, arn)? {
             return Err(Error::NoSuchEntity(format!("Policy {arn} was not found.")));
         }
-        tx.commit()
+        self.commit(tx)
     }
 
     /// ListAttached{User,Group,Role}Policies.
@@ -732,7 +732,7 @@ impl Vault {
             )));
         }
         tx.put_inline(kind, &target.id, pn.as_str(), pn.canonical(), document)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// Get{User,Group,Role}Policy.
@@ -829,7 +829,7 @@ impl Vault {
                 k_word(kind).to_ascii_lowercase()
             )));
         }
-        tx.commit()
+        self.commit(tx)
     }
 
     // ---- permissions boundaries ----
@@ -866,7 +866,7 @@ impl Vault {
             target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         let arn = self.check_boundary_arn(&tx, caller, arn)?;
         tx.set_boundary(kind, &target.id, Some(&arn))?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// Delete{User,Role}PermissionsBoundary.
@@ -895,7 +895,7 @@ impl Vault {
         let target =
             target.ok_or_else(|| no_such(&k_word(kind).to_ascii_lowercase(), n.as_str()))?;
         tx.set_boundary(kind, &target.id, None)?;
-        tx.commit()
+        self.commit(tx)
     }
 }
 

@@ -84,7 +84,7 @@ impl Vault {
         };
         tx.insert_instance_profile(&row, n.canonical())?;
         let out = to_profile(&tx, row)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(out)
     }
 
@@ -192,7 +192,7 @@ impl Vault {
             tx.set_profile_role(&row.profile_id, None)?;
         }
         tx.delete_instance_profile(&row.profile_id)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// AddRoleToInstanceProfile. A profile holds at most one role. Handing a role to a
@@ -236,7 +236,7 @@ impl Vault {
             ));
         }
         tx.set_profile_role(&row.profile_id, Some(&role.role_id))?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// RemoveRoleFromInstanceProfile.
@@ -269,6 +269,6 @@ impl Vault {
             )));
         }
         tx.set_profile_role(&row.profile_id, None)?;
-        tx.commit()
+        self.commit(tx)
     }
 }

@@ -106,7 +106,7 @@ impl Vault {
         }
         let csv = render(&self.report_rows(&tx, caller.account.as_str())?);
         tx.put_credential_report(caller.account.as_str(), now, &csv)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(("COMPLETE", "A new report was generated.".into()))
     }
 

@@ -125,7 +125,7 @@ impl Vault {
         let row = tx
             .resource_policy(resource_arn)?
             .ok_or_else(|| Error::Internal("a resource policy vanished after its put".into()))?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(row.into())
     }
 
@@ -160,7 +160,7 @@ impl Vault {
         match tx.resource_policy(resource_arn)? {
             Some(r) if r.account_id == caller.account.as_str() => {
                 tx.delete_resource_policy(resource_arn)?;
-                tx.commit()
+                self.commit(tx)
             }
             _ => Err(no_policy(resource_arn)),
         }

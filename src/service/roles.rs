@@ -148,7 +148,7 @@ impl Vault {
         tx.insert_role(&row, n.canonical())?;
         tx.put_tags(EntityKind::Role, &row.role_id, &tag_rows(req.tags))?;
         let tags = tx.tags(EntityKind::Role, &row.role_id)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(to_role(row, tags))
     }
 
@@ -226,7 +226,7 @@ impl Vault {
             description.unwrap_or(&row.description),
             max_session_duration.unwrap_or(row.max_session_duration),
         )?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// UpdateAssumeRolePolicy: replaces the trust policy.
@@ -250,7 +250,7 @@ impl Vault {
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         check_document(doc, DocumentKind::Trust)?;
         tx.update_trust_policy(&row.role_id, doc)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// DeleteRole. Instance profiles and policies block it unless `force`.
@@ -293,7 +293,7 @@ impl Vault {
         }
         self.revoke_sessions_of(&tx, "role", &role_arn(&row))?;
         tx.delete_role(&row.role_id)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// TagRole.
@@ -319,7 +319,7 @@ impl Vault {
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         check_tag_limit(&tx.tags(EntityKind::Role, &row.role_id)?, tags)?;
         tx.put_tags(EntityKind::Role, &row.role_id, &tag_rows(tags))?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// UntagRole.
@@ -347,7 +347,7 @@ impl Vault {
         let row = found.ok_or_else(|| no_such("role", n.as_str()))?;
         let canon: Vec<String> = keys.iter().map(|k| k.to_lowercase()).collect();
         tx.remove_tags(EntityKind::Role, &row.role_id, &canon)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// ListRoleTags.

@@ -208,7 +208,7 @@ impl Vault {
         )?;
         tx.bump_keys_version()?;
         let rows = tx.signing_keys()?;
-        tx.commit()?;
+        self.commit(tx)?;
         self.install_keys(&rows)?;
         Ok(kid)
     }
@@ -786,7 +786,7 @@ impl Vault {
         let role_arn = super::roles::role_arn(&role);
         // One second later than now, so a session issued in this very second is covered.
         tx.revoke_before("role", &role_arn, self.now() + Duration::seconds(1))?;
-        tx.commit()?;
+        self.commit(tx)?;
         self.force_revocation_refresh();
         Ok(role_arn)
     }
@@ -800,7 +800,7 @@ impl Vault {
         }
         let tx = self.store().write()?;
         tx.revoke_token(token_id, expires_at)?;
-        tx.commit()?;
+        self.commit(tx)?;
         self.force_revocation_refresh();
         Ok(())
     }

@@ -104,7 +104,7 @@ impl Vault {
         tx.set_meta("lockout.threshold", &s.threshold.to_string())?;
         tx.set_meta("lockout.window_secs", &s.window_secs.to_string())?;
         tx.set_meta("lockout.lock_period_secs", &s.lock_period_secs.to_string())?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// The argon2id parameters for new hashes, as stored in the vault's settings.
@@ -146,7 +146,7 @@ impl Vault {
         tx.set_meta("argon2.m_cost", &p.m_cost.to_string())?;
         tx.set_meta("argon2.t_cost", &p.t_cost.to_string())?;
         tx.set_meta("argon2.p_cost", &p.p_cost.to_string())?;
-        tx.commit()?;
+        self.commit(tx)?;
         self.set_password_params(p);
         Ok(())
     }
@@ -211,7 +211,7 @@ impl Vault {
         let json = serde_json::to_string(&p)
             .map_err(|e| Error::Internal(format!("cannot store the policy: {e}")))?;
         tx.set_password_policy(caller.account.as_str(), Some(&json))?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(p)
     }
 
@@ -229,7 +229,7 @@ impl Vault {
                 caller.account
             )));
         }
-        tx.commit()
+        self.commit(tx)
     }
 
     // ---- login profiles ----
@@ -316,7 +316,7 @@ impl Vault {
         let p = tx
             .login_profile(&user.user_id)?
             .ok_or_else(|| Error::Internal("login profile vanished".into()))?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(LoginProfile {
             user_name: user.name,
             create_date: p.created_at,
@@ -416,7 +416,7 @@ impl Vault {
                 &caller.arn,
             )?;
         }
-        tx.commit()
+        self.commit(tx)
     }
 
     /// DeleteLoginProfile: removes the console password.
@@ -443,7 +443,7 @@ impl Vault {
                 user.name
             )));
         }
-        tx.commit()
+        self.commit(tx)
     }
 
     /// ChangePassword: a user changes its own password with the old one. Allowed by
@@ -586,7 +586,7 @@ impl Vault {
                 &caller.arn,
             )?;
         }
-        tx.commit()?;
+        self.commit(tx)?;
         tracing::info!(account = %caller.account, "sign-in lock cleared by an administrator");
         Ok(cleared)
     }

@@ -127,7 +127,7 @@ impl Vault {
         tx.insert_user(&row, n.canonical())?;
         tx.put_tags(EntityKind::User, &row.user_id, &tag_rows(tags))?;
         let tags = tx.tags(EntityKind::User, &row.user_id)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(to_user(row, tags))
     }
 
@@ -258,7 +258,7 @@ impl Vault {
             &row.path,
         )?;
         let tags = tx.tags(EntityKind::User, &row.user_id)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(to_user(row, tags))
     }
 
@@ -320,7 +320,7 @@ impl Vault {
         tx.clear_lockout(&row.account_id, &row.name.to_ascii_lowercase())?;
         self.revoke_sessions_of(&tx, "principal", &row.user_id)?;
         tx.delete_user(&row.user_id)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// TagUser.
@@ -346,7 +346,7 @@ impl Vault {
         let row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         check_tag_limit(&tx.tags(EntityKind::User, &row.user_id)?, tags)?;
         tx.put_tags(EntityKind::User, &row.user_id, &tag_rows(tags))?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// UntagUser. Keys that are not present are ignored, as in AWS.
@@ -374,7 +374,7 @@ impl Vault {
         let row = found.ok_or_else(|| no_such("user", n.as_str()))?;
         let canon: Vec<String> = keys.iter().map(|k| k.to_lowercase()).collect();
         tx.remove_tags(EntityKind::User, &row.user_id, &canon)?;
-        tx.commit()
+        self.commit(tx)
     }
 
     /// ListUserTags.

@@ -1,0 +1,194 @@
+//! Auditing through the service layer: records in the operation's transaction, after
+//! it for reads and denials, fail-closed, and group commit under concurrency.
+
+use std::sync::Arc;
+
+use time::macros::datetime;
+
+use super::*;
+use crate::clock::{Clock, TestClock, TestRandom};
+use crate::store::AccountRow;
+
+const ACCT: &str = "123456789012";
+
+fn vault() -> (Vault, Caller) {
+    let clock = TestClock::new(datetime!(2026-06-01 12:00 UTC));
+    let env = Env {
+        clock: Arc::new(clock.clone()),
+        rng: Arc::new(TestRandom::new(42)),
+    };
+    let v = Vault::in_memory(env).unwrap();
+    let tx = v.store().write().unwrap();
+    tx.insert_account(
+        &AccountRow {
+            account_id: ACCT.into(),
+            created_at: clock.now(),
+        },
+        None,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    (v, Caller::root(&AccountId::parse(ACCT).unwrap()))
+}
+
+fn scope(who: &Caller, label: &str) -> AuditGuard {
+    audit_begin(AuditContext {
+        request_id: format!("req-{label}"),
+        account: who.account.to_string(),
+        principal: who.arn.clone(),
+        action: label.into(),
+        source_ip: "192.0.2.1".into(),
+        user_agent: "unit-test".into(),
+        credential: "AKIATEST".into(),
+    })
+}
+
+fn finish<T>(v: &Vault, g: AuditGuard, r: &Result<T>) -> Result<()> {
+    let msg = r
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let outcome = match r {
+        Ok(_) => AuditOutcome::Allowed,
+        Err(e) => AuditOutcome::of(e, &msg),
+    };
+    v.audit_finish(g, outcome)
+}
+
+#[test]
+fn changes_reads_and_denials_each_get_one_record() {
+    let (v, root) = vault();
+    let ctx = RequestContext::default();
+    // A change: recorded in its own transaction.
+    let g = scope(&root, "iam:CreateUser");
+    let r = v.create_user(&root, &ctx, "alice", None, None, &[]);
+    finish(&v, g, &r).unwrap();
+    // A read.
+    let g = scope(&root, "iam:ListUsers");
+    let r = v.list_users(&root, &ctx, None);
+    finish(&v, g, &r).unwrap();
+    // A denial: alice has no policy.
+    let alice = Caller {
+        account: root.account.clone(),
+        arn: r.unwrap()[0].arn.clone(),
+        kind: CallerKind::User {
+            user_id: v.list_users(&root, &ctx, None).unwrap()[0].user_id.clone(),
+            name: "alice".into(),
+        },
+    };
+    let g = scope(&alice, "iam:CreateUser");
+    let r = v.create_user(&alice, &ctx, "bob", None, None, &[]);
+    assert!(r.is_err());
+    finish(&v, g, &r).unwrap();
+    // A failure that is not a denial.
+    let g = scope(&root, "iam:CreateUser");
+    let r = v.create_user(&root, &ctx, "alice", None, None, &[]);
+    finish(&v, g, &r).unwrap();
+
+    let recs = v.audit_tail(10).unwrap();
+    let seen: Vec<(&str, &str, &str)> = recs
+        .iter()
+        .map(|r| (r.action.as_str(), r.resource.as_str(), r.decision.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "iam:CreateUser",
+                "arn:aws:iam::123456789012:user/alice",
+                "allowed"
+            ),
+            (
+                "iam:ListUsers",
+                "arn:aws:iam::123456789012:user/",
+                "allowed"
+            ),
+            (
+                "iam:CreateUser",
+                "arn:aws:iam::123456789012:user/bob",
+                "denied"
+            ),
+            (
+                "iam:CreateUser",
+                "arn:aws:iam::123456789012:user/alice",
+                "failed"
+            ),
+        ]
+    );
+    assert!(
+        recs[2]
+            .reason
+            .contains("is not authorized to perform: iam:CreateUser")
+    );
+    assert!(recs[3].reason.starts_with("EntityAlreadyExists"));
+    assert_eq!(recs[0].source_ip, "192.0.2.1");
+    assert_eq!(recs[0].credential, "AKIATEST");
+    assert_eq!(recs[2].principal, alice.arn);
+    assert!(v.audit_verify().unwrap().ok());
+}
+
+#[test]
+fn a_change_whose_record_cannot_be_written_does_not_happen() {
+    let (v, root) = vault();
+    let ctx = RequestContext::default();
+    {
+        let tx = v.store().write().unwrap();
+        tx.raw_execute("DROP TABLE audit_log").unwrap();
+        tx.commit().unwrap();
+    }
+    let g = scope(&root, "iam:CreateUser");
+    let r = v.create_user(&root, &ctx, "alice", None, None, &[]);
+    assert!(r.is_err(), "the change went through without its record");
+    assert!(finish(&v, g, &r).is_err());
+    assert!(v.list_users(&root, &ctx, None).unwrap().is_empty());
+    // A read whose record cannot be written fails too.
+    let g = scope(&root, "iam:ListUsers");
+    let r = v.list_users(&root, &ctx, None);
+    assert!(finish(&v, g, &r).is_err());
+}
+
+#[test]
+fn concurrent_records_are_all_kept_in_one_valid_chain() {
+    let (v, root) = vault();
+    let v = Arc::new(v);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let v = Arc::clone(&v);
+            let root = root.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let g = scope(&root, &format!("t{t}-{i}"));
+                    let r = v.list_groups(&root, &RequestContext::default(), None);
+                    finish(&v, g, &r).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let report = v.audit_verify().unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.records, 200);
+    assert!(report.checkpoints >= 3);
+    // Every request id is there exactly once.
+    let mut ids: Vec<String> = v
+        .audit_tail(1000)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.request_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200);
+}
+
+#[test]
+fn without_a_scope_nothing_is_recorded() {
+    let (v, root) = vault();
+    v.create_user(&root, &RequestContext::default(), "alice", None, None, &[])
+        .unwrap();
+    assert!(v.audit_tail(10).unwrap().is_empty());
+    let _ = v.env.clock.now();
+}
