@@ -9,6 +9,7 @@
     reason = "test code: a failed expectation should stop the test loudly"
 )]
 
+mod audit;
 mod aws_clients;
 mod cli;
 mod policy_corpus;
