@@ -28,6 +28,48 @@ pub struct ServeArgs {
     /// the clear: only behind a TLS-terminating proxy).
     #[arg(long)]
     insecure_http: bool,
+    /// Also append every audit record to FILE as JSON lines, for log shippers (within a
+    /// second of the record; resumes after the last record already in the file).
+    #[arg(long, value_name = "FILE")]
+    audit_jsonl: Option<PathBuf>,
+}
+
+/// Appends the audit records after the file's last one to `path`; returns the last
+/// position written. The database stays the record of truth: the file is a copy.
+pub fn export_audit(vault: &Vault, path: &Path, mut last: i64) -> Result<i64> {
+    use std::io::Write as _;
+    let rows = vault.audit_page(last, 10_000)?;
+    if rows.is_empty() {
+        return Ok(last);
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::Config(format!("cannot open `{}`: {e}", path.display())))?;
+    let mut buf = String::new();
+    for r in &rows {
+        buf.push_str(&crate::audit::json_line(r));
+        buf.push('\n');
+        last = r.seq;
+    }
+    f.write_all(buf.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| Error::Config(format!("cannot write `{}`: {e}", path.display())))?;
+    Ok(last)
+}
+
+/// The position of the last record already in a JSON-lines file (0 when none).
+pub fn exported_up_to(path: &Path) -> i64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        })
+        .and_then(|v| v.get("seq").and_then(serde_json::Value::as_i64))
+        .unwrap_or(0)
 }
 
 fn example(data_dir: &Path, url: &str) -> String {
@@ -65,6 +107,22 @@ pub(super) fn run(data_dir: &Path, format: Format, a: ServeArgs) -> Result<Outpu
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    if let Some(path) = a.audit_jsonl.clone() {
+        let vault = Arc::clone(&state.vault);
+        runtime.spawn(async move {
+            let mut last = exported_up_to(&path);
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let (v, p) = (Arc::clone(&vault), path.clone());
+                match tokio::task::spawn_blocking(move || export_audit(&v, &p, last)).await {
+                    Ok(Ok(n)) => last = n,
+                    Ok(Err(e)) => tracing::error!(error = %e, "audit JSON-lines export failed"),
+                    Err(_) => tracing::error!("audit JSON-lines export panicked"),
+                }
+            }
+        });
+    }
     runtime.block_on(serve(state, data_dir, a))?;
     Ok(Output::done("iamvault stopped"))
 }
@@ -137,4 +195,58 @@ fn announce(data_dir: &Path, url: &str) {
     println!("iamvault listening on {url}");
     println!("try: {}", example(data_dir, url));
     tracing::info!(%url, "listening");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::{TestClock, TestRandom};
+    use crate::service::{AuditContext, AuditOutcome, Caller, audit_begin};
+
+    #[test]
+    fn the_jsonl_sink_appends_each_record_once_and_resumes() {
+        let clock = TestClock::new(time::macros::datetime!(2026-06-01 12:00 UTC));
+        let v = Vault::in_memory(Env {
+            clock: Arc::new(clock),
+            rng: Arc::new(TestRandom::new(1)),
+        })
+        .unwrap();
+        let root = Caller::root(&crate::model::AccountId::parse("123456789012").unwrap());
+        let record = |i: i32| {
+            let g = audit_begin(AuditContext {
+                request_id: format!("r{i}"),
+                action: "sts:GetCallerIdentity".into(),
+                principal: root.arn.clone(),
+                ..AuditContext::default()
+            });
+            v.audit_finish(g, AuditOutcome::Allowed).unwrap();
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        for i in 0..3 {
+            record(i);
+        }
+        let last = export_audit(&v, &path, exported_up_to(&path)).unwrap();
+        assert_eq!(last, 3);
+        for i in 3..5 {
+            record(i);
+        }
+        // A restart: resumes from the file.
+        assert_eq!(exported_up_to(&path), 3);
+        assert_eq!(export_audit(&v, &path, exported_up_to(&path)).unwrap(), 5);
+        assert_eq!(export_audit(&v, &path, 5).unwrap(), 5);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let seqs: Vec<i64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        assert!(text.contains("\"request_id\":\"r4\""));
+    }
 }

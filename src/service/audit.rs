@@ -273,6 +273,11 @@ impl Vault {
         tx.commit_bookkeeping()
     }
 
+    /// Records after position `after`, oldest first, at most `limit`.
+    pub fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<crate::store::AuditRow>> {
+        self.store().read()?.audit_page(after, limit)
+    }
+
     /// The last `n` records.
     pub fn audit_tail(&self, n: u32) -> Result<Vec<crate::store::AuditRow>> {
         self.store().read()?.audit_tail(n)
