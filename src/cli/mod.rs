@@ -4,6 +4,7 @@
 mod access_key;
 mod account;
 mod audit;
+mod backup;
 mod client_cmds;
 mod group;
 mod init;
@@ -101,6 +102,14 @@ pub enum Command {
     /// Manage instance profiles (the role handed to an EC2-like workload).
     #[command(subcommand, name = "instance-profile")]
     InstanceProfile(instance_profile::ProfileCmd),
+    /// Take an online, consistent copy of the database (the server may keep running).
+    #[command(after_help = "Example:\n  iamvault backup --to /backups/vault-2026-11-28.db")]
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data directory, with the master key it was made under.
+    #[command(
+        after_help = "Example:\n  iamvault --data-dir /var/lib/iamvault restore --from /backups/vault-2026-11-28.db --master-key /secure/master.key"
+    )]
+    Restore(backup::RestoreArgs),
     /// Read and verify the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
@@ -254,6 +263,8 @@ fn dispatch(cli: Cli, label: &str) -> Result<Output> {
         Command::User(c) => local(&dir, acct.as_deref(), label, |ctx| user::run(ctx, c)),
         Command::Group(c) => local(&dir, acct.as_deref(), label, |ctx| group::run(ctx, c)),
         Command::Role(c) => local(&dir, acct.as_deref(), label, |ctx| role::run(ctx, c)),
+        Command::Backup(a) => local(&dir, acct.as_deref(), label, |ctx| backup::backup(ctx, a)),
+        Command::Restore(a) => backup::restore(&dir, a),
         Command::Audit(c) => local(&dir, acct.as_deref(), label, |ctx| audit::run(ctx, c)),
         Command::ResourcePolicy(c) => local(&dir, acct.as_deref(), label, |ctx| {
             resource_policy::run(ctx, c)

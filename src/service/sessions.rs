@@ -125,6 +125,35 @@ impl Vault {
         &self.tokens
     }
 
+    /// Checks that this vault's master key opens its sealed signing keys (a restore with
+    /// the wrong key fails here).
+    pub fn check_master_key(&self) -> Result<()> {
+        let tx = self.store().read()?;
+        // Audit checkpoints are signed with a key derived from the master key.
+        let audit_key = self.keys.audit_signing_key().verifying_key();
+        if let Some(c) = tx.audit_checkpoints()?.first()
+            && c.public_key.as_slice() != audit_key.as_bytes()
+        {
+            return Err(Error::Config(
+                "the audit checkpoints were signed under another master key".into(),
+            ));
+        }
+        let rows = tx.signing_keys()?;
+        let first_key = tx.first_access_key_id()?;
+        drop(tx);
+        if let Some(id) = first_key {
+            self.load_access_key_secret(&id)?;
+        }
+        for r in rows {
+            let kid: [u8; 8] = hex::decode(&r.kid)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| Error::Internal("a stored key id is malformed".into()))?;
+            TokenSigningKey::open(&self.keys, &kid, &r.sealed_private)?;
+        }
+        Ok(())
+    }
+
     /// Loads the signing keys (creating the first one) into memory.
     fn ensure_keys(&self) -> Result<()> {
         if self

@@ -146,6 +146,43 @@ impl Store {
         Ok(())
     }
 
+    /// Copies the whole database to `dest` (which must not exist) through SQLite's online
+    /// backup API, in one step: one read transaction, so the copy is a consistent
+    /// snapshot even while other connections write. The copy is made 0600.
+    pub fn backup_to(&self, dest: &Path) -> Result<()> {
+        let conn = self.lock()?;
+        copy_database(&conn, dest)
+    }
+
+    /// Copies the database file `src` (a backup) to `dest` (which must not exist) and
+    /// checks the result with `PRAGMA integrity_check`.
+    pub fn restore_file(src: &Path, dest: &Path) -> Result<()> {
+        let source = Connection::open_with_flags(
+            src,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::Config(format!("cannot open the backup `{}`: {e}", src.display())))?;
+        let check: String = source
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| {
+                Error::Config(format!("`{}` is not a vault backup: {e}", src.display()))
+            })?;
+        if check != "ok" {
+            return Err(Error::Config(format!(
+                "the backup `{}` is damaged: {check}",
+                src.display()
+            )));
+        }
+        copy_database(&source, dest)
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .lock()?
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
     /// How many transactions this handle has begun.
     pub fn transactions(&self) -> u64 {
         self.transactions.load(Ordering::Relaxed)
@@ -170,6 +207,48 @@ impl Store {
             generation: &self.generation,
         })
     }
+}
+
+fn copy_database(source: &Connection, dest: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Create the file first, exclusively and 0600, so the copy is never readable by
+    // others, not even for a moment, and an existing file is never overwritten.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dest)
+        .map_err(|e| Error::Config(format!("cannot create `{}`: {e}", dest.display())))?;
+    let result = (|| -> Result<()> {
+        let mut target = Connection::open(dest)?;
+        let backup = rusqlite::backup::Backup::new(source, &mut target)?;
+        // -1: every page in one step, inside one read transaction of the source. A busy
+        // source (a writer mid-commit) is retried for up to ten seconds.
+        let mut attempts = 0;
+        loop {
+            match backup.step(-1)? {
+                rusqlite::backup::StepResult::Done => break,
+                rusqlite::backup::StepResult::More => {}
+                _ if attempts < 100 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                _ => {
+                    return Err(Error::Config(
+                        "the database stayed busy for ten seconds; try the backup again".into(),
+                    ));
+                }
+            }
+        }
+        drop(backup);
+        // The copy is a plain database file, independent of the source's WAL.
+        let _mode: String = target.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(dest);
+    }
+    result
 }
 
 /// A read transaction. Reads through it see one consistent snapshot.

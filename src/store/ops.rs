@@ -484,6 +484,18 @@ impl ReadTx<'_> {
             .optional()?)
     }
 
+    /// The id of the oldest access key in the vault, if any (to check a master key).
+    pub fn first_access_key_id(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT access_key_id FROM access_keys ORDER BY created_at, access_key_id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// A user's access keys, oldest first.
     pub fn access_keys_for_user(&self, user_id: &str) -> Result<Vec<AccessKeyRow>> {
         let mut st = self.conn.prepare(&format!(

@@ -11,6 +11,7 @@
 
 mod audit;
 mod aws_clients;
+mod backup;
 mod cli;
 mod policy_corpus;
 mod serve;
