@@ -231,12 +231,41 @@ fn secret_access_keys_never_rest_in_plaintext() {
     );
 }
 
-/// Runs a command that must fail, and checks the code, exit status and that the database
-/// did not change by a single byte.
+/// Every row of every table except the audit log's, in a stable order.
+fn vault_state(v: &Vault) -> Vec<String> {
+    let c = rusqlite::Connection::open(v.dir.join("vault.db")).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'audit%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut out = Vec::new();
+    for t in tables {
+        let mut st = c.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = st.column_count();
+        let mut rows: Vec<String> = st
+            .query_map([], |r| {
+                Ok((0..n)
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        out.extend(rows.into_iter().map(|r| format!("{t}: {r}")));
+    }
+    out
+}
+
+/// Runs a command that must fail, and checks the code, exit status, that no row of the
+/// vault changed, and that exactly one audit record (the failure) was added.
 fn fails_unchanged(v: &Vault, args: &[&str], code: &str, exit: i32) {
-    // Settle the WAL first so the comparison sees only this command's writes.
-    v.run(&["user", "list"]).ok();
-    let before = v.raw_db();
+    let before = vault_state(v);
+    let audit_before = v.json(&["audit", "verify"])["records"].as_i64().unwrap();
     let r = v.run(args);
     assert_eq!(r.code, exit, "{args:?}: {}", r.stderr);
     assert!(
@@ -245,7 +274,15 @@ fn fails_unchanged(v: &Vault, args: &[&str], code: &str, exit: i32) {
         r.stderr
     );
     assert!(r.stdout.is_empty(), "{args:?} printed {}", r.stdout);
-    assert!(v.raw_db() == before, "{args:?} changed the database");
+    assert!(vault_state(v) == before, "{args:?} changed the database");
+    let audit = v.json(&["audit", "verify"]);
+    assert_eq!(audit["ok"], true);
+    // The failed command's record, plus the first `audit verify`'s own record.
+    assert_eq!(
+        audit["records"].as_i64().unwrap(),
+        audit_before + 2,
+        "{args:?} did not leave exactly one audit record"
+    );
 }
 
 #[test]
