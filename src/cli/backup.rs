@@ -48,8 +48,12 @@ pub(super) fn backup(c: &Ctx, a: BackupArgs) -> Result<Output> {
     })
 }
 
-pub(super) fn restore(data_dir: &Path, a: RestoreArgs) -> Result<Output> {
-    let r = Vault::restore(data_dir, &a.from, &a.master_key, Env::system())?;
+pub(super) fn restore(
+    data_dir: &Path,
+    a: RestoreArgs,
+    passphrase: Option<&crate::model::SecretString>,
+) -> Result<Output> {
+    let r = Vault::restore(data_dir, &a.from, &a.master_key, passphrase, Env::system())?;
     Ok(Output {
         note: Some(format!(
             "restored into {} ({} audit records, chain verified)",

@@ -39,7 +39,11 @@ pub fn read_secret_file(path: &Path) -> Result<SecretString> {
     Ok(SecretString::new(t.to_owned()))
 }
 
-pub(super) fn run(data_dir: &Path, a: InitArgs) -> Result<Output> {
+pub(super) fn run(
+    data_dir: &Path,
+    a: InitArgs,
+    passphrase: Option<SecretString>,
+) -> Result<Output> {
     let opts = InitOptions {
         account_id: a.account_id.as_deref().map(AccountId::parse).transpose()?,
         root_password: a
@@ -47,6 +51,7 @@ pub(super) fn run(data_dir: &Path, a: InitArgs) -> Result<Output> {
             .as_deref()
             .map(read_secret_file)
             .transpose()?,
+        passphrase,
         ..InitOptions::default()
     };
     let (_vault, out) = Vault::init(data_dir, Env::system(), opts)?;

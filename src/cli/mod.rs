@@ -12,6 +12,7 @@ mod instance;
 mod instance_profile;
 mod output;
 mod policy;
+mod rekey;
 mod resource_policy;
 mod role;
 mod serve;
@@ -64,6 +65,16 @@ pub struct Cli {
     /// account).
     #[arg(long = "as-account", global = true, env = "IAMVAULT_ACCOUNT")]
     pub account: Option<String>,
+    /// File holding the passphrase that protects the master key (one trailing newline
+    /// is stripped). `init` wraps a new vault's key with it; every other command needs it
+    /// to open such a vault.
+    #[arg(
+        long,
+        global = true,
+        env = "IAMVAULT_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
+    pub passphrase_file: Option<PathBuf>,
     /// Output format: `table` for people, `json` for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -110,6 +121,11 @@ pub enum Command {
         after_help = "Example:\n  iamvault --data-dir /var/lib/iamvault restore --from /backups/vault-2026-11-28.db --master-key /secure/master.key"
     )]
     Restore(backup::RestoreArgs),
+    /// Change the passphrase that protects the master key (or remove it).
+    #[command(
+        after_help = "Example:\n  iamvault --passphrase-file old.txt rekey --new-passphrase-file new.txt"
+    )]
+    Rekey(rekey::RekeyArgs),
     /// Read and verify the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
@@ -197,8 +213,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn open(data_dir: &Path, account: Option<&str>) -> Result<Self> {
-        let vault = Vault::open(data_dir, Env::system())?;
+    fn open(
+        data_dir: &Path,
+        account: Option<&str>,
+        passphrase: Option<&crate::model::SecretString>,
+    ) -> Result<Self> {
+        let vault = Vault::open_with(data_dir, Env::system(), passphrase)?;
         let account = match account {
             None => vault.default_account()?,
             Some(a) => {
@@ -255,47 +275,54 @@ pub fn parse_tags(args: &[String]) -> Result<Vec<Tag>> {
 }
 
 fn dispatch(cli: Cli, label: &str) -> Result<Output> {
-    let (dir, acct) = (cli.data_dir.clone(), cli.account.clone());
+    let pass = cli
+        .passphrase_file
+        .as_deref()
+        .map(init::read_secret_file)
+        .transpose()?;
+    let (dir, acct) = (cli.data_dir.clone(), (cli.account.clone(), pass.clone()));
     match cli.command {
-        Command::Init(a) => init::run(&cli.data_dir, a),
-        Command::Account(c) => local(&dir, acct.as_deref(), label, |ctx| account::run(ctx, c)),
-        Command::Serve(a) => serve::run(&cli.data_dir, cli.output, a),
-        Command::User(c) => local(&dir, acct.as_deref(), label, |ctx| user::run(ctx, c)),
-        Command::Group(c) => local(&dir, acct.as_deref(), label, |ctx| group::run(ctx, c)),
-        Command::Role(c) => local(&dir, acct.as_deref(), label, |ctx| role::run(ctx, c)),
-        Command::Backup(a) => local(&dir, acct.as_deref(), label, |ctx| backup::backup(ctx, a)),
-        Command::Restore(a) => backup::restore(&dir, a),
-        Command::Audit(c) => local(&dir, acct.as_deref(), label, |ctx| audit::run(ctx, c)),
-        Command::ResourcePolicy(c) => local(&dir, acct.as_deref(), label, |ctx| {
-            resource_policy::run(ctx, c)
-        }),
-        Command::InstanceProfile(c) => local(&dir, acct.as_deref(), label, |ctx| {
-            instance_profile::run(ctx, c)
-        }),
-        Command::Policy(c) => local(&dir, acct.as_deref(), label, |ctx| policy::run(ctx, c)),
-        Command::AccessKey(c) => local(&dir, acct.as_deref(), label, |ctx| access_key::run(ctx, c)),
-        Command::LoginProfile(c) => local(&dir, acct.as_deref(), label, |ctx| {
-            signin::login_profile(ctx, c)
-        }),
-        Command::PasswordPolicy(c) => local(&dir, acct.as_deref(), label, |ctx| {
-            signin::password_policy(ctx, c)
-        }),
-        Command::Mfa(c) => local(&dir, acct.as_deref(), label, |ctx| signin::mfa(ctx, c)),
-        Command::Settings(c) => local(&dir, acct.as_deref(), label, |ctx| signin::settings(ctx, c)),
-        Command::CredentialReport(a) => local(&dir, acct.as_deref(), label, |ctx| {
-            signin::credential_report(ctx, a)
-        }),
-        Command::Doctor => local(&dir, acct.as_deref(), label, |ctx| signin::doctor(ctx)),
+        Command::Init(a) => init::run(&cli.data_dir, a, pass),
+        Command::Account(c) => local(&dir, &acct, label, |ctx| account::run(ctx, c)),
+        Command::Serve(a) => serve::run(&cli.data_dir, cli.output, a, pass.as_ref()),
+        Command::User(c) => local(&dir, &acct, label, |ctx| user::run(ctx, c)),
+        Command::Group(c) => local(&dir, &acct, label, |ctx| group::run(ctx, c)),
+        Command::Role(c) => local(&dir, &acct, label, |ctx| role::run(ctx, c)),
+        Command::Backup(a) => local(&dir, &acct, label, |ctx| backup::backup(ctx, a)),
+        Command::Rekey(a) => {
+            let current = pass.clone();
+            local(&dir, &acct, label, |ctx| {
+                rekey::run(ctx, a, current.as_ref())
+            })
+        }
+        Command::Restore(a) => backup::restore(&dir, a, pass.as_ref()),
+        Command::Audit(c) => local(&dir, &acct, label, |ctx| audit::run(ctx, c)),
+        Command::ResourcePolicy(c) => local(&dir, &acct, label, |ctx| resource_policy::run(ctx, c)),
+        Command::InstanceProfile(c) => {
+            local(&dir, &acct, label, |ctx| instance_profile::run(ctx, c))
+        }
+        Command::Policy(c) => local(&dir, &acct, label, |ctx| policy::run(ctx, c)),
+        Command::AccessKey(c) => local(&dir, &acct, label, |ctx| access_key::run(ctx, c)),
+        Command::LoginProfile(c) => local(&dir, &acct, label, |ctx| signin::login_profile(ctx, c)),
+        Command::PasswordPolicy(c) => {
+            local(&dir, &acct, label, |ctx| signin::password_policy(ctx, c))
+        }
+        Command::Mfa(c) => local(&dir, &acct, label, |ctx| signin::mfa(ctx, c)),
+        Command::Settings(c) => local(&dir, &acct, label, |ctx| signin::settings(ctx, c)),
+        Command::CredentialReport(a) => {
+            local(&dir, &acct, label, |ctx| signin::credential_report(ctx, a))
+        }
+        Command::Doctor => local(&dir, &acct, label, |ctx| signin::doctor(ctx)),
         Command::Instance(instance::InstanceCmd::Keygen { out }) => instance::keygen(&out),
-        Command::Instance(c) => local(&dir, acct.as_deref(), label, |ctx| instance::run(ctx, c)),
+        Command::Instance(c) => local(&dir, &acct, label, |ctx| instance::run(ctx, c)),
         Command::Agent(a) => instance::agent(a),
-        Command::Keys(c) => local(&dir, acct.as_deref(), label, |ctx| tokens::keys(ctx, c)),
+        Command::Keys(c) => local(&dir, &acct, label, |ctx| tokens::keys(ctx, c)),
         Command::Token(c) => tokens::token(c),
-        Command::Session(c) => local(&dir, acct.as_deref(), label, |ctx| tokens::session(ctx, c)),
+        Command::Session(c) => local(&dir, &acct, label, |ctx| tokens::session(ctx, c)),
         Command::RotateKey(a) => client_cmds::rotate(a),
         Command::Login(a) => client_cmds::login(a),
         Command::CredentialProcess(a) => client_cmds::credential_process(a),
-        Command::Simulate(a) => local(&dir, acct.as_deref(), label, |ctx| simulate::run(ctx, a)),
+        Command::Simulate(a) => local(&dir, &acct, label, |ctx| simulate::run(ctx, a)),
     }
 }
 
@@ -304,11 +331,11 @@ fn dispatch(cli: Cli, label: &str) -> Result<Output> {
 /// failures). A read whose record cannot be written prints nothing and fails.
 fn local(
     data_dir: &Path,
-    account: Option<&str>,
+    (account, passphrase): &(Option<String>, Option<crate::model::SecretString>),
     label: &str,
     f: impl FnOnce(&mut Ctx) -> Result<Output>,
 ) -> Result<Output> {
-    let mut ctx = Ctx::open(data_dir, account)?;
+    let mut ctx = Ctx::open(data_dir, account.as_deref(), passphrase.as_ref())?;
     let mut id = [0u8; 8];
     ctx.vault.random().fill(&mut id)?;
     let guard = crate::service::audit_begin(crate::service::AuditContext {

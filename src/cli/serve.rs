@@ -79,7 +79,12 @@ fn example(data_dir: &Path, url: &str) -> String {
     )
 }
 
-pub(super) fn run(data_dir: &Path, format: Format, a: ServeArgs) -> Result<Output> {
+pub(super) fn run(
+    data_dir: &Path,
+    format: Format,
+    a: ServeArgs,
+    passphrase: Option<&crate::model::SecretString>,
+) -> Result<Output> {
     let tls = a.tls_cert.is_some();
     if !tls && !a.listen.ip().is_loopback() && !a.insecure_http {
         return Err(Error::InvalidInput(format!(
@@ -95,9 +100,16 @@ pub(super) fn run(data_dir: &Path, format: Format, a: ServeArgs) -> Result<Outpu
         .with_writer(std::io::stderr)
         .try_init();
     let vault = if vault_exists(data_dir) {
-        Vault::open(data_dir, Env::system())?
+        Vault::open_with(data_dir, Env::system(), passphrase)?
     } else {
-        let (vault, out) = Vault::init(data_dir, Env::system(), InitOptions::default())?;
+        let (vault, out) = Vault::init(
+            data_dir,
+            Env::system(),
+            InitOptions {
+                passphrase: passphrase.cloned(),
+                ..InitOptions::default()
+            },
+        )?;
         let init = super::init::describe(data_dir, &out)?;
         init.print(format);
         vault

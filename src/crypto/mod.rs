@@ -10,5 +10,5 @@ mod master;
 mod seal;
 
 pub use generate::{generate_access_key, generate_password, generate_unique_id};
-pub use master::{MASTER_KEY_FILE, MasterKey};
+pub use master::{MASTER_KEY_FILE, MasterKey, WrapParams};
 pub use seal::{KeyRing, Purpose, Sealer};

@@ -63,6 +63,7 @@ impl Vault {
         data_dir: &Path,
         from: &Path,
         master_key: &Path,
+        passphrase: Option<&crate::model::SecretString>,
         env: Env,
     ) -> Result<BackupReport> {
         let empty = match fs::read_dir(data_dir) {
@@ -81,7 +82,11 @@ impl Vault {
                 data_dir.display()
             )));
         }
-        let master = MasterKey::load(master_key)?;
+        // Loaded (and unwrapped) first, so a wrong key file or passphrase fails before
+        // anything is written; the file is then copied as it is, wrapped or not.
+        MasterKey::load_with(master_key, passphrase)?;
+        let key_file = fs::read(master_key)
+            .map_err(|e| Error::Config(format!("cannot read `{}`: {e}", master_key.display())))?;
         let created = !data_dir.exists();
         fs::create_dir_all(data_dir)
             .map_err(|e| Error::Config(format!("cannot create `{}`: {e}", data_dir.display())))?;
@@ -92,10 +97,10 @@ impl Vault {
                     data_dir.display()
                 ))
             })?;
-            master.write_new(&data_dir.join(MASTER_KEY_FILE))?;
+            copy_key_file(&data_dir.join(MASTER_KEY_FILE), &key_file)?;
             let db = data_dir.join(DB_FILE);
             Store::restore_file(from, &db)?;
-            let vault = Vault::open(data_dir, env)?;
+            let vault = Vault::open_with(data_dir, env, passphrase)?;
             vault.check_master_key().map_err(|_| {
                 Error::Config(format!(
                     "the master key `{}` does not open the sealed data of this backup",
@@ -125,5 +130,55 @@ impl Vault {
             }
         }
         result
+    }
+}
+
+fn copy_key_file(dest: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dest)
+        .map_err(|e| Error::Config(format!("cannot create `{}`: {e}", dest.display())))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::Config(format!("cannot write `{}`: {e}", dest.display())))
+}
+
+impl Vault {
+    /// Changes the passphrase that wraps the master key: wraps it under `new`, or stores
+    /// it unwrapped (mode 0600) when `new` is `None`. `current` must open the key file.
+    /// The file is replaced atomically; the master key itself and everything sealed under
+    /// it stay as they are. Root only.
+    pub fn change_passphrase(
+        &self,
+        caller: &Caller,
+        current: Option<&crate::model::SecretString>,
+        new: Option<&crate::model::SecretString>,
+        params: crate::crypto::WrapParams,
+    ) -> Result<()> {
+        if caller.kind != CallerKind::Root {
+            return Err(Error::AccessDenied(
+                "only the account root may change the master key passphrase".into(),
+            ));
+        }
+        let dir = self
+            .data_dir()
+            .ok_or_else(|| Error::Config("this vault has no data directory".into()))?;
+        let path = dir.join(MASTER_KEY_FILE);
+        let master = MasterKey::load_with(&path, current)?;
+        // The file must hold this vault's key, not some other one.
+        if crate::crypto::KeyRing::derive(&master)?
+            .audit_signing_key()
+            .verifying_key()
+            != self.keys.audit_signing_key().verifying_key()
+        {
+            return Err(Error::Config(
+                "the master key file does not hold this vault's key".into(),
+            ));
+        }
+        master.replace_file(&path, new.map(|p| (p, params)), self.random())
     }
 }

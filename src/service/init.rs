@@ -32,6 +32,10 @@ pub struct InitOptions {
     pub root_password: Option<SecretString>,
     /// argon2id parameters for the root password.
     pub password_params: PasswordParams,
+    /// Wrap the master key with this operator passphrase (argon2id-derived key).
+    pub passphrase: Option<SecretString>,
+    /// argon2id cost of the passphrase wrapping.
+    pub wrap_params: crate::crypto::WrapParams,
 }
 
 /// What `init` reports. It carries secrets, so it has no `Debug`; it is serialized once,
@@ -128,7 +132,15 @@ impl Vault {
             ))
         })?;
         let master = MasterKey::generate(env.rng.as_ref())?;
-        master.write_new(&data_dir.join(MASTER_KEY_FILE))?;
+        match &opts.passphrase {
+            Some(p) => master.write_new_wrapped(
+                &data_dir.join(MASTER_KEY_FILE),
+                p,
+                opts.wrap_params,
+                env.rng.as_ref(),
+            )?,
+            None => master.write_new(&data_dir.join(MASTER_KEY_FILE))?,
+        }
         let db = data_dir.join(DB_FILE);
         let store = Store::open(&db)?;
         // SQLite creates the file with the umask's mode; the WAL and shared-memory files it

@@ -138,6 +138,16 @@ fn hash_permits() -> usize {
 impl Vault {
     /// Opens the vault in `data_dir`.
     pub fn open(data_dir: &Path, env: Env) -> Result<Self> {
+        Self::open_with(data_dir, env, None)
+    }
+
+    /// Opens the vault in `data_dir`, unwrapping a passphrase-protected master key with
+    /// `passphrase`.
+    pub fn open_with(
+        data_dir: &Path,
+        env: Env,
+        passphrase: Option<&crate::model::SecretString>,
+    ) -> Result<Self> {
         let db = data_dir.join(DB_FILE);
         if !db.exists() {
             return Err(Error::Config(format!(
@@ -145,7 +155,7 @@ impl Vault {
                 data_dir.display()
             )));
         }
-        let master = MasterKey::load(&data_dir.join(MASTER_KEY_FILE))?;
+        let master = MasterKey::load_with(&data_dir.join(MASTER_KEY_FILE), passphrase)?;
         let mut vault = Self {
             store: Store::open(&db)?,
             keys: KeyRing::derive(&master)?,

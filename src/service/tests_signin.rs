@@ -49,6 +49,7 @@ fn setup() -> T {
             account_id: Some(AccountId::parse(ACCT).unwrap()),
             root_password: Some(pw("Root-Passw0rd!")),
             password_params: cheap(),
+            ..InitOptions::default()
         },
     )
     .unwrap();
