@@ -13,6 +13,7 @@ mod audit;
 mod aws_clients;
 mod backup;
 mod cli;
+mod crash;
 mod passphrase;
 mod policy_corpus;
 mod serve;
