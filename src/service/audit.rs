@@ -140,6 +140,9 @@ fn entry_of(sc: &Scope, at: i64, decision: &str, reason: String) -> Entry {
 pub(super) struct AuditQueue {
     state: Mutex<QueueState>,
     done: Condvar,
+    /// Group-commit transactions written, and records in them.
+    batches: std::sync::atomic::AtomicU64,
+    batched_records: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -253,7 +256,23 @@ impl Vault {
         let tx = self.store().write()?;
         audit::append(&tx, entries, &self.keys.audit_signing_key())?;
         // Audit records change no authorization state: the warm caches stay valid.
-        tx.commit_bookkeeping()
+        tx.commit_bookkeeping()?;
+        use std::sync::atomic::Ordering;
+        self.audit_queue.batches.fetch_add(1, Ordering::Relaxed);
+        self.audit_queue
+            .batched_records
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Group-commit transactions written so far, and the records they held: their ratio
+    /// is how many records shared each fsync.
+    pub fn audit_group_commits(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        (
+            self.audit_queue.batches.load(Ordering::Relaxed),
+            self.audit_queue.batched_records.load(Ordering::Relaxed),
+        )
     }
 
     /// Verifies the audit chain against this vault's checkpoint key.
