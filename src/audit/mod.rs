@@ -140,6 +140,14 @@ fn checkpoint_message(seq: i64, hash: &[u8]) -> Vec<u8> {
     m
 }
 
+/// The signature of a checkpoint at `seq` over `hash`.
+pub fn sign_checkpoint(signer: &SigningKey, seq: i64, hash: &[u8]) -> Vec<u8> {
+    signer
+        .sign(&checkpoint_message(seq, hash))
+        .to_bytes()
+        .to_vec()
+}
+
 /// Appends `entries` to the chain inside `tx`, signing a checkpoint when the batch
 /// crosses a [`CHECKPOINT_EVERY`] boundary. Returns the last position written.
 pub fn append(tx: &WriteTx<'_>, entries: &[Entry], signer: &SigningKey) -> Result<i64> {

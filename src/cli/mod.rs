@@ -121,9 +121,9 @@ pub enum Command {
         after_help = "Example:\n  iamvault --data-dir /var/lib/iamvault restore --from /backups/vault-2026-11-28.db --master-key /secure/master.key"
     )]
     Restore(backup::RestoreArgs),
-    /// Change the passphrase that protects the master key (or remove it).
+    /// Change the passphrase that protects the master key, or the master key itself.
     #[command(
-        after_help = "Example:\n  iamvault --passphrase-file old.txt rekey --new-passphrase-file new.txt"
+        after_help = "Examples:\n  iamvault --passphrase-file old.txt rekey --new-passphrase-file new.txt\n  iamvault rekey --new-master-key"
     )]
     Rekey(rekey::RekeyArgs),
     /// Read and verify the tamper-evident audit log.

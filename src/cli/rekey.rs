@@ -1,4 +1,5 @@
-//! `iamvault rekey`: change the passphrase that protects the master key.
+//! `iamvault rekey`: change the passphrase that protects the master key, or the master
+//! key itself.
 
 use std::path::PathBuf;
 
@@ -10,15 +11,20 @@ use crate::error::{Error, Result};
 
 /// Arguments of `rekey`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("new").required(true).args(["new_passphrase_file", "remove_passphrase"])))]
+#[command(group(clap::ArgGroup::new("new").required(true).multiple(true).args(["new_passphrase_file", "remove_passphrase", "new_master_key"])))]
 pub struct RekeyArgs {
     /// File holding the new passphrase (one trailing newline is stripped); the current
     /// one comes from the global --passphrase-file.
     #[arg(long)]
     new_passphrase_file: Option<PathBuf>,
     /// Store the master key unwrapped (mode 0600) from now on.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "new_passphrase_file")]
     remove_passphrase: bool,
+    /// Replace the master key itself: every sealed secret is resealed and every audit
+    /// checkpoint re-signed in one transaction. Outstanding session tokens stop working.
+    /// The server must be stopped.
+    #[arg(long)]
+    new_master_key: bool,
 }
 
 /// The shortest passphrase accepted.
@@ -40,6 +46,25 @@ pub(super) fn run(
         return Err(Error::InvalidInput(format!(
             "the new passphrase must be at least {MIN_PASSPHRASE} characters"
         )));
+    }
+    if a.new_master_key {
+        let wrap = match (&new, a.remove_passphrase) {
+            (Some(p), _) => Some(p),
+            (None, true) => None,
+            (None, false) => current,
+        };
+        let r = c
+            .vault
+            .rekey_master(&c.caller, wrap.map(|p| (p, WrapParams::default())))?;
+        return Ok(Output {
+            note: Some(format!(
+                "new master key in place: resealed {} access keys, {} MFA seeds, {} signing keys; re-signed {} audit checkpoints; sessions issued before now no longer work",
+                r.access_keys, r.mfa_devices, r.signing_keys, r.checkpoints
+            )),
+            json: serde_json::to_value(&r).unwrap_or_default(),
+            exit: 0,
+            lines: false,
+        });
     }
     c.vault
         .change_passphrase(&c.caller, current, new.as_ref(), WrapParams::default())?;

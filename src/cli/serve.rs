@@ -114,6 +114,8 @@ pub(super) fn run(
         init.print(format);
         vault
     };
+    // One server per data directory; `rekey --new-master-key` checks the same lock.
+    let _lock = crate::service::lock_data_dir(data_dir)?;
     let state = Arc::new(AppState::new(Arc::new(vault), tls)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

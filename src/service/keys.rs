@@ -14,7 +14,7 @@ use crate::store::{AccessKeyRow, KeyStatus, UserRow};
 pub const MAX_KEYS_PER_USER: usize = 2;
 
 /// The associated data that binds a sealed secret to its key row.
-fn secret_aad(account_id: &str, user_id: &str, access_key_id: &str) -> Vec<u8> {
+pub(super) fn secret_aad(account_id: &str, user_id: &str, access_key_id: &str) -> Vec<u8> {
     format!("iamvault/access-key/v1|{account_id}|{user_id}|{access_key_id}").into_bytes()
 }
 

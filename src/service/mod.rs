@@ -15,6 +15,7 @@ mod keys;
 mod mfa;
 mod policies;
 mod profiles;
+mod rekey;
 mod reports;
 mod resource_policies;
 mod roles;
@@ -45,6 +46,7 @@ pub use instances::{INSTANCE_CLOCK_WINDOW, InstanceInfo, instance_request_messag
 pub use keys::{MAX_KEYS_PER_USER, parse_status};
 pub use mfa::{MAX_MFA_DEVICES, MfaDevice, NewVirtualMfaDevice, VirtualMfaDevice};
 pub use policies::{DocumentKind, PolicyScope};
+pub use rekey::{RekeyReport, SERVE_LOCK_FILE, lock_data_dir};
 pub use reports::{CredentialReport, REPORT_MAX_AGE};
 pub use resource_policies::{MAX_RESOURCE_POLICY_BYTES, ResourcePolicy, check_resource_arn};
 pub use roles::{MAX_SESSION_RANGE, NewRole};
@@ -155,10 +157,25 @@ impl Vault {
                 data_dir.display()
             )));
         }
+        if data_dir.join(format!("{MASTER_KEY_FILE}.new")).exists() {
+            // An interrupted master-key change: open with the old key only to decide
+            // which key file is the right one, then start again.
+            let old = MasterKey::load_with(&data_dir.join(MASTER_KEY_FILE), passphrase)?;
+            let probe = Self::assemble(data_dir, &db, &old, env.clone())?;
+            rekey::recover_key_file(data_dir, passphrase, |k| probe.key_opens_data(k))?;
+            drop(probe);
+        }
         let master = MasterKey::load_with(&data_dir.join(MASTER_KEY_FILE), passphrase)?;
-        let mut vault = Self {
-            store: Store::open(&db)?,
-            keys: KeyRing::derive(&master)?,
+        let mut vault = Self::assemble(data_dir, &db, &master, env)?;
+        let params = vault.stored_password_params()?;
+        vault.set_password_params(params);
+        Ok(vault)
+    }
+
+    fn assemble(data_dir: &Path, db: &Path, master: &MasterKey, env: Env) -> Result<Self> {
+        Ok(Self {
+            store: Store::open(db)?,
+            keys: KeyRing::derive(master)?,
             compiled: authz::CompiledCache::default(),
             warm: authorize::WarmCache::default(),
             audit_queue: audit::AuditQueue::default(),
@@ -170,10 +187,7 @@ impl Vault {
             nonces: instances::NonceCache::default(),
             env,
             data_dir: Some(data_dir.to_owned()),
-        };
-        let params = vault.stored_password_params()?;
-        vault.set_password_params(params);
-        Ok(vault)
+        })
     }
 
     /// A vault held entirely in memory, for tests.

@@ -9,6 +9,7 @@
 mod audit;
 mod instances;
 mod ops;
+mod rekey;
 mod resource_policies;
 mod rows;
 mod schema;
@@ -27,6 +28,7 @@ use crate::error::{Error, Result};
 
 pub use audit::{AuditCheckpointRow, AuditFilter, AuditRow};
 pub use instances::InstanceRow;
+pub use rekey::SealedRow;
 pub use resource_policies::ResourcePolicyRow;
 pub use rows::*;
 pub use sessions::SigningKeyRow;

@@ -15,6 +15,7 @@ mod backup;
 mod cli;
 mod crash;
 mod passphrase;
+mod rekey;
 mod policy_corpus;
 mod serve;
 mod server;
