@@ -35,8 +35,11 @@ use crate::sigv4::SigningKeyCache;
 
 /// Largest request body accepted (a policy document URL-encoded fits easily).
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
-/// Time a request may take before the server answers 408-style with an error.
+/// Time a request may take before the server answers with an error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests in flight at once by default; past it a request is answered at once with
+/// `Throttling` (HTTP 429), never queued without bound or dropped.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 /// Shared server state.
 pub struct AppState {
@@ -54,6 +57,8 @@ pub struct AppState {
     pub login_by_name: login::RateLimiter,
     request_counter: AtomicU64,
     request_prefix: String,
+    /// Requests in flight at once before new ones get `Throttling`.
+    pub max_in_flight: usize,
 }
 
 impl AppState {
@@ -70,6 +75,7 @@ impl AppState {
             login_by_name: login::RateLimiter::new(10, 20),
             request_counter: AtomicU64::new(0),
             request_prefix: hex::encode(b),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         })
     }
 
@@ -90,6 +96,7 @@ impl AppState {
 
 /// The router with every route.
 pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.max_in_flight;
     Router::new()
         .route("/", any(query_handler))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -112,11 +119,37 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::post(instances::manage),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(limit)
+                .timeout(REQUEST_TIMEOUT),
+        )
         .with_state(state)
+}
+
+/// The answer when the server sheds a request or a request runs out of time: AWS's error
+/// XML, `Throttling` (429) or `RequestTimeout` (503), so clients retry instead of seeing
+/// a dropped connection.
+async fn overloaded(err: tower::BoxError) -> Response {
+    let (status, code, message) = if err.is::<tower::load_shed::error::Overloaded>() {
+        (429, "Throttling", "Rate exceeded")
+    } else if err.is::<tower::timeout::error::Elapsed>() {
+        (
+            503,
+            "RequestTimeout",
+            "The request took too long and was cancelled",
+        )
+    } else {
+        (
+            500,
+            "ServiceFailure",
+            "The request processing has failed because of an unknown error.",
+        )
+    };
+    tracing::warn!(code, "request shed");
+    xml_response(status, xml::error(xml::IAM_NS, false, code, message, ""))
 }
 
 /// Which API an action belongs to.

@@ -492,3 +492,33 @@ fn a_stored_policy_that_does_not_compile_denies() {
             .contains("arn:aws:s3:::reports")
     );
 }
+
+#[tokio::test]
+async fn a_shed_request_gets_throttling_not_a_dropped_connection() {
+    use tower::ServiceExt as _;
+    let t = setup();
+    let mut st = AppState::new(std::sync::Arc::clone(&t.st.vault), false).unwrap();
+    // No room at all: every request is shed.
+    st.max_in_flight = 0;
+    let app = super::router(std::sync::Arc::new(st));
+    let req = axum::http::Request::builder()
+        .uri("/healthz")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = app.oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("<Code>Throttling</Code>"), "{text}");
+    // With room, the same request is served.
+    let app = super::router(std::sync::Arc::new(
+        AppState::new(std::sync::Arc::clone(&t.st.vault), false).unwrap(),
+    ));
+    let req = axum::http::Request::builder()
+        .uri("/healthz")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(app.oneshot(req).await.unwrap().status(), 200);
+}

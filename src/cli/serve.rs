@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// second of the record; resumes after the last record already in the file).
     #[arg(long, value_name = "FILE")]
     audit_jsonl: Option<PathBuf>,
+    /// Requests in flight at once; past it new requests get `Throttling` (HTTP 429) at
+    /// once instead of waiting.
+    #[arg(long, default_value_t = crate::api::DEFAULT_MAX_IN_FLIGHT)]
+    max_in_flight: usize,
 }
 
 /// Appends the audit records after the file's last one to `path`; returns the last
@@ -116,7 +120,9 @@ pub(super) fn run(
     };
     // One server per data directory; `rekey --new-master-key` checks the same lock.
     let _lock = crate::service::lock_data_dir(data_dir)?;
-    let state = Arc::new(AppState::new(Arc::new(vault), tls)?);
+    let mut state = AppState::new(Arc::new(vault), tls)?;
+    state.max_in_flight = a.max_in_flight.max(1);
+    let state = Arc::new(state);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
