@@ -14,7 +14,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use iamvault::policy::{self, CompiledPolicy, PolicyKind, PolicySet, PrincipalInfo};
+use iamvault::policy::{self, CompiledPolicy, IdentityIndex, PolicyKind, PolicySet, PrincipalInfo};
 
 #[path = "policy_workload.rs"]
 mod workload;
@@ -54,37 +54,38 @@ fn bench(c: &mut Criterion) {
             r.action
         );
     }
+    // The server builds the index once per principal and caches it with the principal's
+    // policies, so it is built outside the timed loops.
+    let index = IdentityIndex::new(&refs);
+    let cases = [
+        ("allowed", "svc7:Op2", "arn:aws:svc7:::res2/report.csv"),
+        (
+            "implicit_deny",
+            "svc7:Op99",
+            "arn:aws:svc7:::res2/report.csv",
+        ),
+        ("explicit_deny", "svc9:DeleteAll", "arn:aws:svc9:::res1/x"),
+    ];
     let mut g = c.benchmark_group("policy");
-    g.bench_function("allowed_100_statements", |b| {
+    for (label, action, resource) in cases {
+        g.bench_function(format!("{label}_100_statements"), |b| {
+            b.iter(|| policy::decide(&set, &ctx(black_box(action), black_box(resource))))
+        });
+        g.bench_function(format!("{label}_100_statements_indexed"), |b| {
+            b.iter(|| {
+                policy::decide_with_index(
+                    &set,
+                    Some(&index),
+                    &ctx(black_box(action), black_box(resource)),
+                )
+            })
+        });
+    }
+    g.bench_function("context_only", |b| {
         b.iter(|| {
-            policy::decide(
-                &set,
-                &ctx(
-                    black_box("svc7:Op2"),
-                    black_box("arn:aws:svc7:::res2/report.csv"),
-                ),
-            )
-        })
-    });
-    g.bench_function("implicit_deny_100_statements", |b| {
-        b.iter(|| {
-            policy::decide(
-                &set,
-                &ctx(
-                    black_box("svc7:Op99"),
-                    black_box("arn:aws:svc7:::res2/report.csv"),
-                ),
-            )
-        })
-    });
-    g.bench_function("explicit_deny_100_statements", |b| {
-        b.iter(|| {
-            policy::decide(
-                &set,
-                &ctx(
-                    black_box("svc9:DeleteAll"),
-                    black_box("arn:aws:svc9:::res1/x"),
-                ),
+            ctx(
+                black_box("svc7:Op2"),
+                black_box("arn:aws:svc7:::res2/report.csv"),
             )
         })
     });
@@ -129,10 +130,31 @@ fn bench(c: &mut Criterion) {
     let big_refs: Vec<(&str, &CompiledPolicy)> = big.iter().map(|(i, p)| (i.as_str(), p)).collect();
     let mut big_set = PolicySet::new(PrincipalInfo::user(USER, ACCT));
     big_set.identity = &big_refs;
+    let big_index = IdentityIndex::new(&big_refs);
+    for r in workload::requests() {
+        let c = ctx(r.action, r.resource);
+        assert_eq!(
+            policy::decide_with_index(&set, Some(&index), &c),
+            policy::decide(&set, &c)
+        );
+        assert_eq!(
+            policy::decide_with_index(&big_set, Some(&big_index), &c),
+            policy::decide(&big_set, &c)
+        );
+    }
     g.bench_function("allowed_1000_statements_10_apply", |b| {
         b.iter(|| {
             policy::decide(
                 &big_set,
+                &ctx(black_box("svc0:Op0"), black_box("arn:aws:svc0:::res0/x")),
+            )
+        })
+    });
+    g.bench_function("allowed_1000_statements_10_apply_indexed", |b| {
+        b.iter(|| {
+            policy::decide_with_index(
+                &big_set,
+                Some(&big_index),
                 &ctx(black_box("svc0:Op0"), black_box("arn:aws:svc0:::res0/x")),
             )
         })

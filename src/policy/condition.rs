@@ -277,11 +277,11 @@ impl Condition {
         match &self.values {
             Values::Text(ps) => match self.operator.op {
                 Op::StringEqualsIgnoreCase | Op::StringNotEqualsIgnoreCase => {
-                    ps.iter().any(|p| p.equals_ignore_case(&r.text, ctx))
+                    ps.iter().any(|p| p.equals_ignore_case(r.text(ctx), ctx))
                 }
-                _ => ps.iter().any(|p| p.equals(&r.text, ctx)),
+                _ => ps.iter().any(|p| p.equals(r.text(ctx), ctx)),
             },
-            Values::Like(ps) => ps.iter().any(|p| p.glob(&r.text, ctx)),
+            Values::Like(ps) => ps.iter().any(|p| p.glob(r.text(ctx), ctx)),
             Values::Num(ns) => {
                 let Some(x) = r.num else {
                     return false;
@@ -319,7 +319,7 @@ impl Condition {
             }
             Values::Binary(bs) => bs.iter().any(|(bytes, text)| match &r.bytes {
                 Some(rb) => rb == bytes,
-                None => r.text == **text,
+                None => r.text(ctx) == &**text,
             }),
             Values::Ip(nets) => {
                 let Some(ip) = r.ip else {
@@ -327,14 +327,14 @@ impl Condition {
                 };
                 nets.iter().any(|n| n.contains(&ip))
             }
-            Values::Arn(ps) => ps.iter().any(|p| p.matches(&r.text, ctx)),
+            Values::Arn(ps) => ps.iter().any(|p| p.matches(r.text(ctx), ctx)),
             Values::Null(_) => false,
         }
     }
 
     /// Evaluates the condition against the request.
     pub(crate) fn eval(&self, ctx: &RequestContext) -> bool {
-        let present: &[Scalar] = ctx.lookup(&self.key).map_or(&[], |e| e.values.as_slice());
+        let present: &[Scalar] = ctx.lookup(&self.key).map_or(&[], |e| e.values);
         if let Values::Null(wants) = &self.values {
             let is_null = present.is_empty();
             return wants.contains(&is_null);

@@ -165,8 +165,14 @@ impl CompiledPolicy {
     }
 
     /// Statement indices that may apply to `action_lower` (ascending, no duplicates).
+    #[cfg(test)]
     pub(crate) fn candidates<'a>(&'a self, action_lower: &str) -> Candidates<'a> {
-        let service = action_lower.split_once(':').map_or("", |(s, _)| s);
+        self.candidates_in(action_lower.split_once(':').map_or("", |(s, _)| s))
+    }
+
+    /// Statement indices that may apply to an action of `service` (lowercase; ascending,
+    /// no duplicates).
+    pub(crate) fn candidates_in<'a>(&'a self, service: &str) -> Candidates<'a> {
         let by = self
             .by_service
             .binary_search_by(|(s, _)| (**s).cmp(service))

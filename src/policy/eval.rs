@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use super::context::RequestContext;
 use super::document::{AwsPrincipal, CompiledPolicy, Effect, PolicyKind, PrincipalSpec, Statement};
+use super::index::IdentityIndex;
 
 /// The outcome of an authorization check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -359,6 +360,43 @@ struct Scan {
     grant: Option<Grant>,
 }
 
+/// Adds statement `st` of policy `id` to `out` if it applies; returns whether the
+/// evaluation can stop (a deny when no reasons are collected).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn visit(
+    st: &Statement,
+    id: &str,
+    ptype: PolicyType,
+    ctx: &RequestContext,
+    p: &PrincipalInfo<'_>,
+    out: &mut Scan,
+    collect: Option<&mut Vec<MatchedStatement>>,
+) -> bool {
+    let Some(grant) = statement_applies(st, ctx, p) else {
+        return false;
+    };
+    match st.effect {
+        Effect::Allow => {
+            out.allow = true;
+            out.grant = out.grant.max(Some(grant));
+        }
+        Effect::Deny => out.deny = true,
+    }
+    match collect {
+        Some(list) => {
+            list.push(MatchedStatement {
+                policy_type: ptype,
+                policy_id: id.to_owned(),
+                sid_or_index: st.label.clone(),
+                effect: st.effect,
+            });
+            false
+        }
+        None => out.deny,
+    }
+}
+
 fn scan(
     policy: &CompiledPolicy,
     id: &str,
@@ -368,32 +406,45 @@ fn scan(
     mut collect: Option<&mut Vec<MatchedStatement>>,
 ) -> Scan {
     let mut out = Scan::default();
-    for i in policy.candidates(ctx.action_lower()) {
+    for i in policy.candidates_in(ctx.service_lower()) {
         let Some(st) = policy.statements.get(i) else {
             continue;
         };
-        let Some(grant) = statement_applies(st, ctx, p) else {
+        if visit(st, id, ptype, ctx, p, &mut out, collect.as_deref_mut()) {
+            break;
+        }
+    }
+    out
+}
+
+/// Like scanning each identity policy in turn, through the principal's index: the same
+/// statements are visited in the same order, minus those that cannot match the action.
+fn scan_identity_indexed(
+    index: &IdentityIndex,
+    identity: &[(&str, &CompiledPolicy)],
+    ctx: &RequestContext,
+    p: &PrincipalInfo<'_>,
+    mut collect: Option<&mut Vec<MatchedStatement>>,
+) -> Scan {
+    let mut out = Scan::default();
+    for (pi, si) in index.candidates(ctx.service_lower()) {
+        let Some((id, pol)) = identity.get(pi) else {
             continue;
         };
-        match st.effect {
-            Effect::Allow => {
-                out.allow = true;
-                out.grant = out.grant.max(Some(grant));
-            }
-            Effect::Deny => out.deny = true,
-        }
-        match collect.as_deref_mut() {
-            Some(list) => list.push(MatchedStatement {
-                policy_type: ptype,
-                policy_id: id.to_owned(),
-                sid_or_index: st.label.clone(),
-                effect: st.effect,
-            }),
-            None => {
-                if out.deny {
-                    return out;
-                }
-            }
+        let Some(st) = pol.statements.get(si) else {
+            continue;
+        };
+        let stop = visit(
+            st,
+            id,
+            PolicyType::Identity,
+            ctx,
+            p,
+            &mut out,
+            collect.as_deref_mut(),
+        );
+        if stop {
+            break;
         }
     }
     out
@@ -415,6 +466,7 @@ fn denied(t: PolicyType) -> Outcome {
 
 fn evaluate(
     set: &PolicySet<'_>,
+    index: Option<&IdentityIndex>,
     ctx: &RequestContext,
     mut collect: Option<&mut Vec<MatchedStatement>>,
 ) -> Outcome {
@@ -423,20 +475,35 @@ fn evaluate(
     let mut deny_in: Option<PolicyType> = None;
 
     let mut id_allow = false;
-    for (id, pol) in set.identity {
-        let s = scan(
-            pol,
-            id,
-            PolicyType::Identity,
-            ctx,
-            p,
-            collect.as_deref_mut(),
-        );
-        id_allow |= s.allow;
-        if s.deny {
-            deny_in = deny_in.or(Some(PolicyType::Identity));
-            if fast {
-                return denied(PolicyType::Identity);
+    // An index built from another list of policies is not used.
+    match index.filter(|ix| ix.policy_count() == set.identity.len()) {
+        Some(index) => {
+            let s = scan_identity_indexed(index, set.identity, ctx, p, collect.as_deref_mut());
+            id_allow = s.allow;
+            if s.deny {
+                deny_in = Some(PolicyType::Identity);
+                if fast {
+                    return denied(PolicyType::Identity);
+                }
+            }
+        }
+        None => {
+            for (id, pol) in set.identity {
+                let s = scan(
+                    pol,
+                    id,
+                    PolicyType::Identity,
+                    ctx,
+                    p,
+                    collect.as_deref_mut(),
+                );
+                id_allow |= s.allow;
+                if s.deny {
+                    deny_in = deny_in.or(Some(PolicyType::Identity));
+                    if fast {
+                        return denied(PolicyType::Identity);
+                    }
+                }
             }
         }
     }
@@ -558,13 +625,36 @@ fn evaluate(
 
 /// Decides a request without collecting reasons. Allocates nothing.
 pub fn decide(set: &PolicySet<'_>, ctx: &RequestContext) -> Decision {
-    evaluate(set, ctx, None).decision
+    evaluate(set, None, ctx, None).decision
 }
 
 /// Decides a request and collects the reasons.
 pub fn explain(set: &PolicySet<'_>, ctx: &RequestContext) -> Evaluation {
+    explain_with_index(set, None, ctx)
+}
+
+/// [`decide`], finding the candidate identity-policy statements through `index` (built
+/// from `set.identity`, see [`IdentityIndex`]) instead of each policy's own index. The
+/// decision is the same; the cost follows the statements that name the request's
+/// service, not the number of policies. `None`, or an index built from a different
+/// number of policies, uses the per-policy path.
+pub fn decide_with_index(
+    set: &PolicySet<'_>,
+    index: Option<&IdentityIndex>,
+    ctx: &RequestContext,
+) -> Decision {
+    evaluate(set, index, ctx, None).decision
+}
+
+/// [`explain`] through an [`IdentityIndex`], as [`decide_with_index`]: the same
+/// evaluation, with the same matched statements in the same order.
+pub fn explain_with_index(
+    set: &PolicySet<'_>,
+    index: Option<&IdentityIndex>,
+    ctx: &RequestContext,
+) -> Evaluation {
     let mut matched = Vec::new();
-    let o = evaluate(set, ctx, Some(&mut matched));
+    let o = evaluate(set, index, ctx, Some(&mut matched));
     Evaluation {
         decision: o.decision,
         matched,

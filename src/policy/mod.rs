@@ -36,6 +36,7 @@ mod context;
 mod document;
 mod error;
 mod eval;
+mod index;
 mod json;
 mod matcher;
 mod values;
@@ -54,5 +55,6 @@ pub use document::{
 pub use error::PolicyError;
 pub use eval::{
     Decision, Evaluation, MatchedStatement, PolicySet, PolicyType, PrincipalInfo, PrincipalKind,
-    decide, denial_message, explain,
+    decide, decide_with_index, denial_message, explain, explain_with_index,
 };
+pub use index::IdentityIndex;

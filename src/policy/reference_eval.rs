@@ -693,5 +693,9 @@ proptest! {
         let full = explain(&set, &ctx);
         prop_assert_eq!(fast, full.decision);
         prop_assert_eq!(fast, expected, "case: {:#?}", case);
+        // The cross-policy index gives the same decision and the same reasons.
+        let index = IdentityIndex::new(&id_refs);
+        prop_assert_eq!(decide_with_index(&set, Some(&index), &ctx), fast);
+        prop_assert_eq!(explain_with_index(&set, Some(&index), &ctx), full);
     }
 }

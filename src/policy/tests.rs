@@ -1335,3 +1335,208 @@ fn unsupported_principal_forms_are_rejected_clearly() {
     let e = parse(unique, PolicyKind::Resource).unwrap_err();
     assert!(e.message().contains("unique id"), "{}", e.message());
 }
+
+// ------------------------------------------------------- the cross-policy identity index
+
+/// A random identity policy over a few services: literal, wildcard and `*` actions,
+/// `NotAction`, wildcard service prefixes, denies, resources and a condition.
+fn g_index_policy() -> impl Strategy<Value = String> {
+    let action = prop::sample::select(vec![
+        "s3:GetObject",
+        "s3:Get*",
+        "S3:PutObject",
+        "iam:ListUsers",
+        "iam:*",
+        "ec2:RunInstances",
+        "ec2:?unInstances",
+        "*",
+        "s3*:Get*",
+        "*:ListUsers",
+        "sqs:SendMessage",
+    ]);
+    let stmt = (
+        prop::bool::weighted(0.8),
+        prop::bool::weighted(0.15),
+        prop::collection::vec(action, 1..3),
+        prop::sample::select(vec![
+            "*",
+            "arn:aws:s3:::b/*",
+            "arn:aws:iam::123456789012:user/${aws:username}",
+        ]),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(allow, not_action, actions, resource, cond)| {
+            let actions: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+            let condition = if cond {
+                r#","Condition":{"StringEquals":{"aws:PrincipalTag/team":"platform"}}"#
+            } else {
+                ""
+            };
+            format!(
+                r#"{{"Effect":"{}","{}":[{}],"Resource":"{resource}"{condition}}}"#,
+                if allow { "Allow" } else { "Deny" },
+                if not_action { "NotAction" } else { "Action" },
+                actions.join(",")
+            )
+        });
+    prop::collection::vec(stmt, 1..5).prop_map(|sts| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+            sts.join(",")
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The indexed path decides and explains exactly as the per-policy path, on random
+    /// sets of up to a dozen policies, with and without a boundary and a resource policy.
+    #[test]
+    fn identity_index_agrees_with_per_policy_path(
+        docs in prop::collection::vec(g_index_policy(), 0..12),
+        boundary in prop::option::of(g_index_policy()),
+        action in prop::sample::select(vec![
+            "s3:GetObject", "S3:PutObject", "iam:ListUsers", "ec2:RunInstances",
+            "sqs:SendMessage", "kms:Decrypt", "s3x:GetThing", "noservice",
+        ]),
+        resource in prop::sample::select(vec![
+            "arn:aws:s3:::b/k", "arn:aws:iam::123456789012:user/bob", "arn:aws:sqs:::q",
+        ]),
+        tagged in prop::bool::ANY,
+    ) {
+        let compiled: Vec<CompiledPolicy> = docs.iter().map(|d| id(d)).collect();
+        let ids: Vec<String> = (0..compiled.len()).map(|i| format!("p{i}")).collect();
+        let refs: Vec<(&str, &CompiledPolicy)> =
+            ids.iter().map(String::as_str).zip(compiled.iter()).collect();
+        let bnd = boundary.map(|d| p(&d, PolicyKind::PermissionsBoundary));
+        let mut set = PolicySet::new(PrincipalInfo::user(BOB, ACCT));
+        set.identity = &refs;
+        set.boundary = bnd.as_ref().map(|b| ("boundary", b));
+        let mut b = RequestContext::builder(action, resource).string("aws:username", "bob");
+        if tagged {
+            b = b.string("aws:PrincipalTag/team", "platform");
+        }
+        let ctx = b.build();
+        let index = IdentityIndex::new(&refs);
+        prop_assert_eq!(index.policy_count(), refs.len());
+        prop_assert_eq!(decide_with_index(&set, Some(&index), &ctx), decide(&set, &ctx));
+        prop_assert_eq!(explain_with_index(&set, Some(&index), &ctx), explain(&set, &ctx));
+        prop_assert_eq!(explain_with_index(&set, None, &ctx), explain(&set, &ctx));
+    }
+}
+
+#[test]
+fn identity_index_finds_statements_across_policies() {
+    let a = id(
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+    );
+    let b = id(
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Other","Effect":"Allow","Action":"iam:ListUsers","Resource":"*"},{"Sid":"D","Effect":"Deny","NotAction":"iam:*","Resource":"arn:aws:s3:::secret/*"}]}"#,
+    );
+    let refs = [("pa", &a), ("pb", &b)];
+    let index = IdentityIndex::new(&refs);
+    let mut set = PolicySet::new(PrincipalInfo::user(BOB, ACCT));
+    set.identity = &refs;
+    let open = RequestContext::builder("s3:GetObject", "arn:aws:s3:::b/k").build();
+    let e = explain_with_index(&set, Some(&index), &open);
+    assert_eq!(e.decision, Decision::Allowed);
+    assert_eq!(e.matched.len(), 1);
+    assert_eq!(
+        (
+            e.matched[0].policy_id.as_str(),
+            e.matched[0].sid_or_index.as_str()
+        ),
+        ("pa", "A")
+    );
+    // The NotAction deny lives in the always-checked bucket.
+    let secret = RequestContext::builder("s3:GetObject", "arn:aws:s3:::secret/k").build();
+    let e = explain_with_index(&set, Some(&index), &secret);
+    assert_eq!(e.decision, Decision::ExplicitDeny);
+    assert_eq!(e.deny_in, Some(PolicyType::Identity));
+    let ids: Vec<_> = e
+        .matched
+        .iter()
+        .map(|m| (m.policy_id.as_str(), m.sid_or_index.as_str()))
+        .collect();
+    assert_eq!(ids, [("pa", "A"), ("pb", "D")]);
+    assert_eq!(
+        decide_with_index(&set, Some(&index), &secret),
+        Decision::ExplicitDeny
+    );
+    // An index built from other policies is ignored: the per-policy path decides.
+    let stale = IdentityIndex::new(&refs[..1]);
+    assert_eq!(
+        decide_with_index(&set, Some(&stale), &secret),
+        Decision::ExplicitDeny
+    );
+    assert_eq!(
+        explain_with_index(&set, Some(&stale), &secret),
+        explain(&set, &secret)
+    );
+}
+
+#[test]
+fn context_text_is_kept_exactly() {
+    let ctx = RequestContext::builder("IAM:ListUsers", "arn:aws:iam::123456789012:user/")
+        .principal(BOB, ACCT)
+        .ip("aws:SourceIp", "10.1.2.3".parse().unwrap())
+        .ip("ip6", "2001:db8::1".parse().unwrap())
+        .ip("ip0", "0.0.255.100".parse().unwrap())
+        .string("aws:PrincipalTag/Team", "platform")
+        .strings("aws:TagKeys", ["a", "b"])
+        .number("n", 2.5)
+        .date("aws:CurrentTime", datetime!(2020-01-02 03:04:05.5 +01:00))
+        .build();
+    assert_eq!(ctx.action(), "IAM:ListUsers");
+    assert_eq!(ctx.action_lower(), "iam:listusers");
+    assert_eq!(ctx.service_lower(), "iam");
+    assert_eq!(ctx.resource(), "arn:aws:iam::123456789012:user/");
+    assert_eq!(ctx.principal_arn(), BOB);
+    assert_eq!(ctx.principal_account(), ACCT);
+    assert_eq!(ctx.single("aws:sourceip"), Some("10.1.2.3"));
+    assert_eq!(ctx.single("ip6"), Some("2001:db8::1"));
+    assert_eq!(ctx.single("ip0"), Some("0.0.255.100"));
+    assert_eq!(ctx.single("aws:principaltag/team"), Some("platform"));
+    assert!(ctx.has_key("AWS:TAGKEYS"));
+    assert_eq!(ctx.single("n"), Some("2.5"));
+    assert_eq!(
+        ctx.single("aws:currenttime"),
+        Some("2020-01-02T03:04:05.5+01:00")
+    );
+    let now = datetime!(2024-02-29 23:59:59.123456789 -07:30);
+    let ctx = RequestContext::builder("s3:x", "*")
+        .current_time(now)
+        .build();
+    let want = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert_eq!(ctx.single("aws:currenttime"), Some(want.as_str()));
+    let lower = RequestContext::builder("s3:getobject", "*").build();
+    assert_eq!(
+        (lower.action_lower(), lower.service_lower()),
+        ("s3:getobject", "s3")
+    );
+    let bare = RequestContext::builder("noservice", "*").build();
+    assert_eq!(bare.service_lower(), "");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any IP address keeps the text `Display` gives it, and text values read as an
+    /// address exactly when the standard parser accepts them.
+    #[test]
+    fn context_ip_text_and_readings(bits in prop::num::u128::ANY, v4 in prop::bool::ANY, s in "[0-9a-f:.]{0,12}") {
+        let ip: std::net::IpAddr = if v4 {
+            std::net::Ipv4Addr::from(bits as u32).into()
+        } else {
+            std::net::Ipv6Addr::from(bits).into()
+        };
+        let ctx = RequestContext::builder("s3:x", "*").ip("k", ip).string("s", &s).build();
+        let text = ip.to_string();
+        prop_assert_eq!(ctx.single("k"), Some(text.as_str()));
+        let read = ctx.lookup("s").unwrap().values[0].ip;
+        prop_assert_eq!(read, s.parse::<std::net::IpAddr>().ok());
+    }
+}

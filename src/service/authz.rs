@@ -83,6 +83,25 @@ pub(super) struct PrincipalEntry {
     pub pols: PrincipalPolicies,
     pub keys: Vec<(String, ContextValue)>,
     pub principal_type: &'static str,
+    /// The identity policies indexed by service, in the order of `pols.identity`.
+    pub index: policy::IdentityIndex,
+}
+
+impl PrincipalEntry {
+    fn new(
+        pols: PrincipalPolicies,
+        keys: Vec<(String, ContextValue)>,
+        principal_type: &'static str,
+    ) -> Self {
+        let index =
+            policy::IdentityIndex::from_policies(pols.identity.iter().map(|(_, p)| p.as_ref()));
+        PrincipalEntry {
+            pols,
+            keys,
+            principal_type,
+            index,
+        }
+    }
 }
 
 /// One authorization question.
@@ -360,11 +379,7 @@ impl Vault {
                     ),
                 ];
                 keys.extend(principal_tag_keys(&pols.tags));
-                Ok(Some(PrincipalEntry {
-                    pols,
-                    keys,
-                    principal_type: "User",
-                }))
+                Ok(Some(PrincipalEntry::new(pols, keys, "User")))
             }
             CallerKind::Session(c) => self.session_entry(tx, caller, c).map(Some),
         }
@@ -378,12 +393,12 @@ impl Vault {
         entry: Option<&PrincipalEntry>,
         q: &Question<'_>,
     ) -> (policy::Decision, Option<policy::Evaluation>) {
-        self.with_set(caller, entry, q, |set, rctx| {
-            let d = policy::decide(set, rctx);
+        self.with_set(caller, entry, q, |set, index, rctx| {
+            let d = policy::decide_with_index(set, index, rctx);
             if d.is_allowed() {
                 (d, None)
             } else {
-                (d, Some(policy::explain(set, rctx)))
+                (d, Some(policy::explain_with_index(set, index, rctx)))
             }
         })
     }
@@ -395,7 +410,7 @@ impl Vault {
         entry: Option<&PrincipalEntry>,
         q: &Question<'_>,
     ) -> policy::Evaluation {
-        self.with_set(caller, entry, q, policy::explain)
+        self.with_set(caller, entry, q, policy::explain_with_index)
     }
 
     fn with_set<T>(
@@ -403,7 +418,7 @@ impl Vault {
         caller: &Caller,
         entry: Option<&PrincipalEntry>,
         q: &Question<'_>,
-        f: impl FnOnce(&PolicySet<'_>, &policy::RequestContext) -> T,
+        f: impl FnOnce(&PolicySet<'_>, Option<&policy::IdentityIndex>, &policy::RequestContext) -> T,
     ) -> T {
         let cross_account = q.owner != caller.account.as_str();
         let Some(entry) = entry else {
@@ -415,7 +430,7 @@ impl Vault {
             set.covering = q.covering;
             set.resource_owner = Some(q.owner);
             let rctx = self.base_context(caller, q);
-            return f(&set, &rctx);
+            return f(&set, None, &rctx);
         };
         let role_arn = match &caller.kind {
             CallerKind::Session(c) => c.role_arn.as_deref(),
@@ -466,7 +481,7 @@ impl Vault {
         set.covering = q.covering;
         let has_rp = q.resource_policy.is_some() || !q.covering.is_empty();
         set.resource_owner = Some(q.owner).filter(|_| cross_account || has_rp);
-        f(&set, &rctx)
+        f(&set, Some(&entry.index), &rctx)
     }
 
     fn base_context(&self, caller: &Caller, q: &Question<'_>) -> policy::RequestContext {
@@ -532,11 +547,7 @@ impl Vault {
                     ContextValue::String(user.name.clone()),
                 ));
                 keys.extend(principal_tag_keys(&pols.tags));
-                Ok(PrincipalEntry {
-                    pols,
-                    keys,
-                    principal_type: "User",
-                })
+                Ok(PrincipalEntry::new(pols, keys, "User"))
             }
             crate::sts::SessionKind::Role | crate::sts::SessionKind::Instance => {
                 let role_id = c.principal_id.split(':').next().unwrap_or("");
@@ -605,16 +616,16 @@ impl Vault {
                     tags.push((k.clone(), v.clone()));
                 }
                 keys.extend(principal_tag_keys(&tags));
-                Ok(PrincipalEntry {
-                    pols: PrincipalPolicies {
+                Ok(PrincipalEntry::new(
+                    PrincipalPolicies {
                         identity,
                         boundary,
                         tags,
                         session,
                     },
                     keys,
-                    principal_type: "AssumedRole",
-                })
+                    "AssumedRole",
+                ))
             }
         }
     }
