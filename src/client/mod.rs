@@ -1,6 +1,7 @@
 //! Signed calls to an iamvault (or AWS) endpoint over the Query protocol, with the same
 //! SigV4 code the server verifies with; and the AWS shared credentials file.
 
+pub mod authorizer;
 pub mod credentials_file;
 pub mod login;
 pub mod rotate;
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::SecretString;
 use crate::sigv4::{self, OwnedRequest};
 
+pub use authorizer::{AuthorizeLayer, Authorized, Authorizer};
 pub use xml::parse as parse_xml;
 
 /// AWS credentials. No `Debug`: the secret and the token never reach a log.
