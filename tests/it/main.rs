@@ -9,18 +9,24 @@
     reason = "test code: a failed expectation should stop the test loudly"
 )]
 
+mod attacks;
 mod audit;
 mod aws_clients;
 mod backup;
 mod cli;
 mod crash;
+mod docs;
+mod fuzz_props;
+mod objstore;
 mod passphrase;
-mod rekey;
 mod policy_corpus;
+mod races;
+mod rekey;
 mod serve;
 mod server;
 mod signin;
 mod simulate;
 mod support;
 mod tokens;
+mod wire;
 mod workloads;
