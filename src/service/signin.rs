@@ -498,7 +498,12 @@ impl Vault {
                 let self_service = policy
                     .as_ref()
                     .is_some_and(|p| p.allow_users_to_change_password);
-                if !self_service {
+                if self_service {
+                    // The account's switch stands in for an identity policy, not for the
+                    // limits of the credential: a GetSessionToken or sign-in session
+                    // without MFA still may not call IAM.
+                    super::authz::session_guard(caller, "iam:ChangePassword")?;
+                } else {
                     self.authorize(&tx, caller, "iam:ChangePassword", &caller.arn, ctx)?;
                 }
                 let p = tx.login_profile(&user.user_id)?.ok_or_else(|| {
