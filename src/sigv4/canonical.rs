@@ -394,14 +394,27 @@ impl CanonicalRequest {
 }
 
 /// A canonical request with the session token's value hidden, for error messages and
-/// debug output that may be logged.
+/// debug output that may be logged: both the `x-amz-security-token` header line and, in a
+/// presigned request, the `X-Amz-Security-Token` parameter of the canonical query string
+/// (its third line).
 pub(crate) fn redact_token(creq: &str) -> String {
     creq.split('\n')
-        .map(|line| {
+        .enumerate()
+        .map(|(i, line)| {
             if line.starts_with("x-amz-security-token:") {
-                "x-amz-security-token:<redacted>"
+                "x-amz-security-token:<redacted>".to_owned()
+            } else if i == 2 {
+                line.split('&')
+                    .map(|pair| match pair.split_once('=') {
+                        Some((k, _)) if k.eq_ignore_ascii_case("X-Amz-Security-Token") => {
+                            format!("{k}=<redacted>")
+                        }
+                        _ => pair.to_owned(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("&")
             } else {
-                line
+                line.to_owned()
             }
         })
         .collect::<Vec<_>>()
@@ -439,6 +452,23 @@ pub(crate) fn headers_to_sign(req: &HttpRequest<'_>, skip: &[&str]) -> Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_the_token_in_the_header_and_the_presigned_query() {
+        let creq = "GET\n/\nAction=GetUser&X-Amz-Security-Token=SECRETTOKEN%2B&x-amz-security-token=LOWER\nhost:h\nx-amz-security-token:SECRETTOKEN\n\nhost;x-amz-security-token\nUNSIGNED-PAYLOAD";
+        let r = redact_token(creq);
+        assert!(!r.contains("SECRETTOKEN"), "{r}");
+        assert!(!r.contains("LOWER"), "{r}");
+        assert!(
+            r.contains("Action=GetUser&X-Amz-Security-Token=<redacted>"),
+            "{r}"
+        );
+        assert!(r.contains("x-amz-security-token:<redacted>"), "{r}");
+        assert!(
+            r.ends_with("host;x-amz-security-token\nUNSIGNED-PAYLOAD"),
+            "{r}"
+        );
+    }
 
     #[test]
     fn normalizes_paths() {
