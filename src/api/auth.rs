@@ -57,6 +57,22 @@ pub struct Authenticated {
     pub temporary: bool,
 }
 
+impl Authenticated {
+    /// Refuses a signature whose credential scope names another service than the
+    /// endpoint's, as AWS does: a signature made for S3 (or any other service) is not a
+    /// signature for this API, even with a valid key.
+    pub fn require_service(&self, service: &str) -> Result<(), AuthError> {
+        if self.service == service {
+            return Ok(());
+        }
+        Err(AuthError {
+            status: 403,
+            code: "SignatureDoesNotMatch",
+            message: format!("Credential should be scoped to correct service: '{service}'. "),
+        })
+    }
+}
+
 /// Verifies a request's SigV4 signature and identifies the caller.
 pub fn authenticate(
     st: &AppState,

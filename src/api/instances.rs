@@ -130,6 +130,7 @@ pub async fn manage(
     let result = tokio::task::spawn_blocking(
         move || -> std::result::Result<serde_json::Value, super::WireError> {
             let authn = super::auth::authenticate(&st2, &method, &uri, &headers, &body)?;
+            authn.require_service("vault")?;
             let guard = super::audit_scope(
                 &st2.request_id(),
                 &authn,

@@ -372,7 +372,12 @@ fn handle(
     match authn.service.as_str() {
         "sts" => api = Api::Sts,
         "iam" => api = Api::Iam,
-        _ => {}
+        _ => {
+            let want = if api == Api::Sts { "sts" } else { "iam" };
+            if let Err(e) = authn.require_service(want) {
+                return (api, action, Err(e.into()));
+            }
+        }
     }
     if action.is_empty() {
         return (
