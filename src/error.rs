@@ -133,6 +133,10 @@ impl Error {
                 Some("remove the dependents first, or pass --force to remove them in one step")
             }
             Error::LimitExceeded(_) => Some("delete an unused entity first, then retry"),
+            // The data directory's server lock (src/service/rekey.rs lock_data_dir).
+            Error::Config(m) if m.contains("server is running on") => Some(
+                "stop that server first (one process at a time holds a data directory's serve.lock)",
+            ),
             Error::Config(_) => {
                 Some("check --data-dir (or IAMVAULT_DATA_DIR); `iamvault init` creates a vault")
             }

@@ -103,7 +103,7 @@ pub struct LoginArgs {
     #[arg(long)]
     new_password_file: Option<PathBuf>,
     /// Session length in seconds (900-129600).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(900..=129_600))]
     duration: Option<i64>,
     /// How to print the credentials.
     #[arg(long, value_enum, default_value_t = LoginFormat::Json)]
@@ -152,6 +152,7 @@ pub(super) fn login(a: LoginArgs) -> Result<Output> {
         &password,
         code.as_deref(),
         new_password.as_ref(),
+        a.duration,
     )?;
     let c = &r.credentials;
     if let Some(profile) = &a.profile {

@@ -84,6 +84,7 @@ pub fn login(
     password: &SecretString,
     mfa_code: Option<&str>,
     new_password: Option<&SecretString>,
+    duration_seconds: Option<i64>,
 ) -> Result<LoginResult> {
     let body = zeroize::Zeroizing::new(
         serde_json::json!({
@@ -92,6 +93,7 @@ pub fn login(
             "password": password.expose(),
             "mfa_code": mfa_code,
             "new_password": new_password.map(SecretString::expose),
+            "duration_seconds": duration_seconds,
         })
         .to_string(),
     );

@@ -83,6 +83,20 @@ class LoginTest(unittest.TestCase):
         # Without MFA, a sign-in session cannot call IAM.
         self.assertNotEqual(self.aws("iam", "list-users", env=env).returncode, 0)
 
+    def test_login_duration_is_sent(self):
+        import datetime
+        base = [BIN, "login", "--endpoint", ENDPOINT, "--account", ACCOUNT, "--user", "li-eve",
+                "--password-file", self.pwfile, "--format", "credential-process"]
+        p = subprocess.run(base + ["--duration", "900"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        exp = datetime.datetime.fromisoformat(json.loads(p.stdout)["Expiration"].replace("Z", "+00:00"))
+        left = (exp - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        self.assertTrue(0 < left <= 900, left)
+        # Out of range: refused by the CLI before anything is sent.
+        p = subprocess.run(base + ["--duration", "899"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("900", p.stderr)
+
     def test_login_with_mfa_then_iam(self):
         self.iam.create_user(UserName="li-fred")
         self.iam.create_login_profile(UserName="li-fred", Password="Fred-password-1")
