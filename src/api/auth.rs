@@ -73,8 +73,38 @@ impl Authenticated {
     }
 }
 
-/// Verifies a request's SigV4 signature and identifies the caller.
+/// Verifies a request's SigV4 signature and identifies the caller. Failed attempts are
+/// counted per source address: past [`AUTH_FAILURE_BURST`] of them, further requests from
+/// that address get `Throttling` (HTTP 429) until the bucket refills, before any work.
 pub fn authenticate(
+    st: &AppState,
+    peer: std::net::IpAddr,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Authenticated, AuthError> {
+    let now = st.vault.now();
+    if !st.auth_failures_by_ip.has_token(&peer, now) {
+        return Err(AuthError {
+            status: 429,
+            code: "Throttling",
+            message: "Rate exceeded: too many failed authentications from this address".into(),
+        });
+    }
+    let r = authenticate_unlimited(st, method, uri, headers, body);
+    if r.is_err() {
+        st.auth_failures_by_ip.take(peer, now);
+    }
+    r
+}
+
+/// Failed authentications a source address may make at once, and per minute after that.
+pub const AUTH_FAILURE_BURST: u32 = 100;
+/// See [`AUTH_FAILURE_BURST`].
+pub const AUTH_FAILURES_PER_MINUTE: u32 = 600;
+
+fn authenticate_unlimited(
     st: &AppState,
     method: &Method,
     uri: &Uri,

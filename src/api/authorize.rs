@@ -100,7 +100,7 @@ pub(super) fn handle_authorize(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<AuthorizeResponse, WireError> {
-    let service = auth::authenticate(st, method, uri, headers, body)?;
+    let service = auth::authenticate(st, peer.ip(), method, uri, headers, body)?;
     service.require_service("vault")?;
     let sctx = service_ctx(st, peer, &service);
     let call: AuthorizeRequest = serde_json::from_slice(body).map_err(|e| {
@@ -393,7 +393,7 @@ pub async fn resource_policies(
 ) -> Response {
     let st2 = Arc::clone(&st);
     let joined = tokio::task::spawn_blocking(move || -> Result<Value, WireError> {
-        let authn = auth::authenticate(&st2, &method, &uri, &headers, &body)?;
+        let authn = auth::authenticate(&st2, peer.ip(), &method, &uri, &headers, &body)?;
         authn.require_service("vault")?;
         let guard = super::audit_scope(
             &st2.request_id(),

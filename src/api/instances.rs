@@ -129,7 +129,7 @@ pub async fn manage(
     let st2 = Arc::clone(&st);
     let result = tokio::task::spawn_blocking(
         move || -> std::result::Result<serde_json::Value, super::WireError> {
-            let authn = super::auth::authenticate(&st2, &method, &uri, &headers, &body)?;
+            let authn = super::auth::authenticate(&st2, peer.ip(), &method, &uri, &headers, &body)?;
             authn.require_service("vault")?;
             let guard = super::audit_scope(
                 &st2.request_id(),

@@ -36,13 +36,13 @@ pub struct LoginRequest {
 }
 
 /// A token bucket per key: `burst` requests at once, refilled at `per_minute`.
-pub struct RateLimiter {
-    buckets: Mutex<HashMap<String, (f64, OffsetDateTime)>>,
+pub struct RateLimiter<K = String> {
+    buckets: Mutex<HashMap<K, (f64, OffsetDateTime)>>,
     burst: f64,
     per_second: f64,
 }
 
-impl RateLimiter {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     /// A limiter allowing `burst` at once and `per_minute` sustained.
     pub fn new(burst: u32, per_minute: u32) -> Self {
         Self {
@@ -52,8 +52,15 @@ impl RateLimiter {
         }
     }
 
+    /// The tokens `key` has at `now`, refilled since its last use.
+    fn tokens(&self, b: &HashMap<K, (f64, OffsetDateTime)>, key: &K, now: OffsetDateTime) -> f64 {
+        let (tokens, at) = b.get(key).copied().unwrap_or((self.burst, now));
+        let elapsed = (now - at).as_seconds_f64().max(0.0);
+        (tokens + elapsed * self.per_second).min(self.burst)
+    }
+
     /// Takes one token for `key` at `now`; false when the bucket is empty.
-    pub fn take(&self, key: &str, now: OffsetDateTime) -> bool {
+    pub fn take(&self, key: K, now: OffsetDateTime) -> bool {
         let Ok(mut b) = self.buckets.lock() else {
             return false;
         };
@@ -61,15 +68,21 @@ impl RateLimiter {
             // Bounded memory: forget everyone (buckets refill quickly anyway).
             b.clear();
         }
-        let (tokens, at) = b.get(key).copied().unwrap_or((self.burst, now));
-        let elapsed = (now - at).as_seconds_f64().max(0.0);
-        let tokens = (tokens + elapsed * self.per_second).min(self.burst);
+        let tokens = self.tokens(&b, &key, now);
         if tokens < 1.0 {
-            b.insert(key.to_owned(), (tokens, now));
+            b.insert(key, (tokens, now));
             return false;
         }
-        b.insert(key.to_owned(), (tokens - 1.0, now));
+        b.insert(key, (tokens - 1.0, now));
         true
+    }
+
+    /// Whether `key` has a token left at `now`, without taking it.
+    pub fn has_token(&self, key: &K, now: OffsetDateTime) -> bool {
+        let Ok(b) = self.buckets.lock() else {
+            return false;
+        };
+        b.is_empty() || self.tokens(&b, key, now) >= 1.0
     }
 }
 
@@ -105,7 +118,7 @@ pub async fn handler(
     let now = st.vault.now();
     let ip: IpAddr = peer.ip();
     let name_key = format!("{}/{}", req.account_id, req.user_name.to_ascii_lowercase());
-    if !st.login_by_ip.take(&ip.to_string(), now) || !st.login_by_name.take(&name_key, now) {
+    if !st.login_by_ip.take(ip.to_string(), now) || !st.login_by_name.take(name_key, now) {
         return json(
             StatusCode::TOO_MANY_REQUESTS,
             r#"{"error":"Throttling"}"#.to_owned(),

@@ -55,6 +55,8 @@ pub struct AppState {
     pub login_by_ip: login::RateLimiter,
     /// Login attempts per account/user name.
     pub login_by_name: login::RateLimiter,
+    /// Failed SigV4 authentications per source address.
+    pub auth_failures_by_ip: login::RateLimiter<std::net::IpAddr>,
     request_counter: AtomicU64,
     request_prefix: String,
     /// Requests in flight at once before new ones get `Throttling`.
@@ -73,6 +75,10 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             login_by_ip: login::RateLimiter::new(30, 60),
             login_by_name: login::RateLimiter::new(10, 20),
+            auth_failures_by_ip: login::RateLimiter::new(
+                auth::AUTH_FAILURE_BURST,
+                auth::AUTH_FAILURES_PER_MINUTE,
+            ),
             request_counter: AtomicU64::new(0),
             request_prefix: hex::encode(b),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
@@ -364,7 +370,7 @@ fn handle(
     } else {
         Api::Iam
     };
-    let authn = match auth::authenticate(st, method, uri, headers, body) {
+    let authn = match auth::authenticate(st, peer.ip(), method, uri, headers, body) {
         Ok(a) => a,
         Err(e) => return (api, action, Err(e.into())),
     };

@@ -522,3 +522,39 @@ async fn a_shed_request_gets_throttling_not_a_dropped_connection() {
         .unwrap();
     assert_eq!(app.oneshot(req).await.unwrap().status(), 200);
 }
+
+#[test]
+fn failed_authentications_are_throttled_per_source_address() {
+    let t = setup();
+    let bad = Key {
+        id: t.service.id.clone(),
+        secret: "y".repeat(40),
+        token: None,
+    };
+    let probe = AuthorizeRequest {
+        request: t.client_get(&t.service, "a"),
+        checks: vec![Check {
+            action: "s3:GetObject".into(),
+            resource: "arn:aws:s3:::reports/a".into(),
+        }],
+        context: serde_json::Map::new(),
+    };
+    // Control: the right secret works.
+    t.call_raw(&t.service, &probe).unwrap();
+    for _ in 0..super::auth::AUTH_FAILURE_BURST {
+        let e = t.call_raw(&bad, &probe).unwrap_err();
+        assert_eq!(e.code, "SignatureDoesNotMatch");
+    }
+    // The address has used its failures: even a good signature waits, and costs nothing.
+    let e = t.call_raw(&t.service, &probe).unwrap_err();
+    assert_eq!((e.status, e.code), (429, "Throttling"));
+    let e = t.call_raw(&bad, &probe).unwrap_err();
+    assert_eq!((e.status, e.code), (429, "Throttling"));
+    // Another address is not affected.
+    let other = "10.1.2.3".parse().unwrap();
+    let now = t.clock.now();
+    assert!(t.st.auth_failures_by_ip.has_token(&other, now));
+    // The bucket refills: one failure's worth after 60 / AUTH_FAILURES_PER_MINUTE s.
+    t.clock.advance(time::Duration::seconds(1));
+    t.call_raw(&t.service, &probe).unwrap();
+}
