@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{Ctx, Output, init::read_secret_file};
 use crate::crypto::WrapParams;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Arguments of `rekey`.
 #[derive(Debug, Args)]
@@ -27,9 +27,6 @@ pub struct RekeyArgs {
     new_master_key: bool,
 }
 
-/// The shortest passphrase accepted.
-const MIN_PASSPHRASE: usize = 12;
-
 pub(super) fn run(
     c: &Ctx,
     a: RekeyArgs,
@@ -40,12 +37,8 @@ pub(super) fn run(
         .as_deref()
         .map(read_secret_file)
         .transpose()?;
-    if let Some(p) = &new
-        && p.expose().chars().count() < MIN_PASSPHRASE
-    {
-        return Err(Error::InvalidInput(format!(
-            "the new passphrase must be at least {MIN_PASSPHRASE} characters"
-        )));
+    if let Some(p) = &new {
+        crate::service::check_new_passphrase(p)?;
     }
     if a.new_master_key {
         let wrap = match (&new, a.remove_passphrase) {

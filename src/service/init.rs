@@ -93,10 +93,27 @@ fn random_account_id(env: &Env) -> Result<AccountId> {
     AccountId::parse(&digits)
 }
 
+/// The shortest operator passphrase accepted, in characters (`init`, `serve` on an empty
+/// directory, and `rekey --new-passphrase-file`).
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// Refuses a new passphrase shorter than [`MIN_PASSPHRASE_CHARS`].
+pub fn check_new_passphrase(p: &SecretString) -> Result<()> {
+    if p.expose().chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(Error::InvalidInput(format!(
+            "the passphrase must be at least {MIN_PASSPHRASE_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
 impl Vault {
     /// Creates a new vault in `data_dir`. On an existing vault it fails and changes
     /// nothing; if a later step fails, the files it created are removed again.
     pub fn init(data_dir: &Path, env: Env, opts: InitOptions) -> Result<(Vault, InitOutput)> {
+        if let Some(p) = &opts.passphrase {
+            check_new_passphrase(p)?;
+        }
         if vault_exists(data_dir) {
             return Err(Error::VaultExists(format!(
                 "a vault already exists in `{}`; refusing to overwrite it",

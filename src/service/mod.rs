@@ -41,7 +41,10 @@ pub use authorize::{KeyEntry, context_from_json};
 pub use authorize_wire::*;
 pub use backup::BackupReport;
 pub use builtin::{BUILTIN_POLICIES, BuiltinPolicy};
-pub use init::{ADMIN_USER, BOOTSTRAP_CREDENTIALS_FILE, InitOptions, InitOutput, vault_exists};
+pub use init::{
+    ADMIN_USER, BOOTSTRAP_CREDENTIALS_FILE, InitOptions, InitOutput, MIN_PASSPHRASE_CHARS,
+    check_new_passphrase, vault_exists,
+};
 pub use instances::{INSTANCE_CLOCK_WINDOW, InstanceInfo, instance_request_message};
 pub use keys::{MAX_KEYS_PER_USER, parse_status};
 pub use mfa::{MAX_MFA_DEVICES, MfaDevice, NewVirtualMfaDevice, VirtualMfaDevice};

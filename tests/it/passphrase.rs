@@ -121,3 +121,22 @@ fn a_wrapped_master_key_needs_its_passphrase_everywhere() {
     let audit = v.json(&["audit", "verify"]);
     assert_eq!(audit["ok"], true);
 }
+
+#[test]
+fn a_short_passphrase_is_refused_at_init_and_nothing_is_made() {
+    let v = Vault::empty();
+    let short = v.file("short", "too short\n");
+    let r = v.run(&["init", "--passphrase-file", &short]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("at least 12 characters"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("too short"),
+        "the passphrase is never echoed"
+    );
+    assert!(!v.dir.join("master.key").exists());
+    assert!(!v.dir.join("vault.db").exists());
+    // Control: a long one works.
+    let long = v.file("long", "a long operator passphrase\n");
+    v.run(&["init", "--passphrase-file", &long]).ok();
+    assert!(v.dir.join("master.key").exists());
+}
