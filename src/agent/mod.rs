@@ -413,9 +413,28 @@ pub async fn run(
         .map_err(|e| Error::Config(e.to_string()))?;
     println!("iamvault agent listening on http://{addr}");
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Error::Config(format!("the agent failed: {e}")))
+}
+
+/// Resolves on SIGINT or SIGTERM (what systemd and container runtimes send), for a
+/// graceful shutdown of the server and the agent.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
 }

@@ -147,25 +147,6 @@ pub(super) fn run(
     Ok(Output::done("iamvault stopped"))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
-}
-
 async fn serve(state: Arc<AppState>, data_dir: &Path, a: ServeArgs) -> Result<()> {
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     match (&a.tls_cert, &a.tls_key) {
@@ -179,7 +160,7 @@ async fn serve(state: Arc<AppState>, data_dir: &Path, a: ServeArgs) -> Result<()
             let handle = axum_server::Handle::new();
             let h2 = handle.clone();
             tokio::spawn(async move {
-                shutdown_signal().await;
+                crate::agent::shutdown_signal().await;
                 h2.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
             });
             let server = axum_server::bind_rustls(a.listen, config).handle(handle.clone());
@@ -204,7 +185,7 @@ async fn serve(state: Arc<AppState>, data_dir: &Path, a: ServeArgs) -> Result<()
                 .map_err(|e| Error::Config(format!("cannot read the listening address: {e}")))?;
             announce(data_dir, &format!("http://{addr}"));
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(crate::agent::shutdown_signal())
                 .await
                 .map_err(|e| Error::Config(format!("the server failed: {e}")))
         }
