@@ -49,6 +49,7 @@ pub async fn authorize(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let timer = super::metrics::Timer::start();
     let st2 = Arc::clone(&st);
     let joined = tokio::task::spawn_blocking(move || {
         handle_authorize(&st2, peer, &method, &uri, &headers, &body)
@@ -70,14 +71,14 @@ pub async fn authorize(
             } else {
                 "denied"
             };
-            st.metrics.observe("Authorize", outcome, 0.0);
+            st.metrics.observe("Authorize", outcome, timer.seconds());
             json_response(
                 StatusCode::OK,
                 serde_json::to_string(&answer).unwrap_or_default(),
             )
         }
         Err(e) => {
-            st.metrics.observe("Authorize", e.code, 0.0);
+            st.metrics.observe("Authorize", e.code, timer.seconds());
             tracing::info!(error_code = e.code, "authorize call refused");
             error_response(&e)
         }
@@ -391,6 +392,7 @@ pub async fn resource_policies(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let timer = super::metrics::Timer::start();
     let st2 = Arc::clone(&st);
     let joined = tokio::task::spawn_blocking(move || -> Result<Value, WireError> {
         let authn = auth::authenticate(&st2, peer.ip(), &method, &uri, &headers, &body)?;
@@ -408,11 +410,12 @@ pub async fn resource_policies(
     .await;
     match joined {
         Ok(Ok(v)) => {
-            st.metrics.observe("ResourcePolicy", "ok", 0.0);
+            st.metrics.observe("ResourcePolicy", "ok", timer.seconds());
             json_response(StatusCode::OK, v.to_string())
         }
         Ok(Err(e)) => {
-            st.metrics.observe("ResourcePolicy", e.code, 0.0);
+            st.metrics
+                .observe("ResourcePolicy", e.code, timer.seconds());
             error_response(&e)
         }
         Err(_) => json_response(

@@ -38,6 +38,7 @@ pub async fn credentials(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let timer = super::metrics::Timer::start();
     let Ok(req) = serde_json::from_slice::<CredentialRequest>(&body) else {
         return json(
             StatusCode::BAD_REQUEST,
@@ -81,7 +82,8 @@ pub async fn credentials(
     .await;
     match result {
         Ok(Ok((instance_id, s))) => {
-            st.metrics.observe("InstanceCredentials", "ok", 0.0);
+            st.metrics
+                .observe("InstanceCredentials", "ok", timer.seconds());
             let exp = time::OffsetDateTime::from_unix_timestamp(s.claims.expires_at)
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
             let body = serde_json::json!({
@@ -96,7 +98,8 @@ pub async fn credentials(
             json(StatusCode::OK, body.to_string())
         }
         Ok(Err(e)) => {
-            st.metrics.observe("InstanceCredentials", e.code(), 0.0);
+            st.metrics
+                .observe("InstanceCredentials", e.code(), timer.seconds());
             tracing::info!(error_code = e.code(), "instance credential request refused");
             let status = if matches!(e, Error::InvalidInput(_)) {
                 StatusCode::BAD_REQUEST

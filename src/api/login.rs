@@ -106,6 +106,7 @@ pub async fn handler(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let timer = super::metrics::Timer::start();
     let req: LoginRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(_) => {
@@ -174,11 +175,12 @@ pub async fn handler(
         Ok(Ok(s)) => {
             let creds = serde_json::to_value(&s).unwrap_or_default();
             let body = serde_json::json!({ "Credentials": creds, "MfaAuthenticated": s.claims.mfa_time.is_some() });
-            st.metrics.observe("Login", "ok", 0.0);
+            st.metrics.observe("Login", "ok", timer.seconds());
             json(StatusCode::OK, body.to_string())
         }
         Ok(Err(Error::PasswordChangeRequired(m))) => {
-            st.metrics.observe("Login", "PasswordChangeRequired", 0.0);
+            st.metrics
+                .observe("Login", "PasswordChangeRequired", timer.seconds());
             json(
                 StatusCode::FORBIDDEN,
                 serde_json::json!({ "error": "PasswordChangeRequired", "message": m }).to_string(),
@@ -191,7 +193,8 @@ pub async fn handler(
         Ok(Err(e)) => {
             // The cause stays in the log; the client sees one answer.
             tracing::info!(error_code = e.code(), "login failed");
-            st.metrics.observe("Login", "AuthenticationFailed", 0.0);
+            st.metrics
+                .observe("Login", "AuthenticationFailed", timer.seconds());
             failed()
         }
         Err(_) => failed(),

@@ -85,6 +85,26 @@ impl Default for Metrics {
     }
 }
 
+/// Elapsed time of one request, for the latency histogram.
+pub struct Timer(std::time::Instant);
+
+impl Timer {
+    /// Starts timing.
+    pub fn start() -> Self {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "latency metrics measure elapsed time, not wall time"
+        )]
+        let now = std::time::Instant::now();
+        Timer(now)
+    }
+
+    /// Seconds since [`Timer::start`].
+    pub fn seconds(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
 impl Metrics {
     /// Records one request.
     pub fn observe(&self, action: &str, outcome: &str, seconds: f64) {
