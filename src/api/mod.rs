@@ -30,7 +30,7 @@ use axum::routing::{any, get};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::service::{Caller, RequestContext, Vault};
+use crate::service::{AuditPending, Caller, RequestContext, Vault};
 use crate::sigv4::SigningKeyCache;
 
 /// Largest request body accepted (a policy document URL-encoded fits easily).
@@ -278,7 +278,9 @@ async fn query_handler(
     })
     .await;
     let (api, action, result) = match joined {
-        Ok(r) => r,
+        // The blocking thread is free again; the answer waits here, without holding a
+        // thread, until the request's audit record is durable.
+        Ok((api, action, result, pending)) => (api, action, durable(result, pending).await),
         Err(_) => (
             Api::Iam,
             String::new(),
@@ -322,6 +324,8 @@ const STS_ACTIONS: &[&str] = &[
     "DecodeAuthorizationMessage",
 ];
 
+/// One Query-protocol request, up to its audit record: that is queued (the returned
+/// pending record), not waited for, so the blocking thread is free at once.
 fn handle(
     st: &AppState,
     peer: SocketAddr,
@@ -330,7 +334,7 @@ fn handle(
     headers: &HeaderMap,
     body: &[u8],
     request_id: &str,
-) -> (Api, String, ActionResult) {
+) -> (Api, String, ActionResult, AuditPending) {
     // Parameters come from the query string and, for POST, the form body; both are
     // covered by the signature (the query in the canonical request, the body by its hash).
     let mut pairs = Vec::new();
@@ -350,13 +354,14 @@ fn handle(
                         code: "MalformedQueryString",
                         message: e.to_string(),
                     }),
+                    AuditPending::done(),
                 );
             }
         }
     }
     let params = match query::Params::from_pairs(pairs) {
         Ok(p) => p,
-        Err(e) => return (Api::Iam, String::new(), Err(e.into())),
+        Err(e) => return (Api::Iam, String::new(), Err(e.into()), AuditPending::done()),
     };
     let action = params.get("Action").unwrap_or("").to_owned();
     let mut api = if STS_ACTIONS.contains(&action.as_str()) {
@@ -366,7 +371,7 @@ fn handle(
     };
     let authn = match auth::authenticate(st, method, uri, headers, body) {
         Ok(a) => a,
-        Err(e) => return (api, action, Err(e.into())),
+        Err(e) => return (api, action, Err(e.into()), AuditPending::done()),
     };
     // The signing scope says which service the client meant.
     match authn.service.as_str() {
@@ -383,6 +388,7 @@ fn handle(
                 code: "MissingAction",
                 message: "The request must contain the parameter Action.".into(),
             }),
+            AuditPending::done(),
         );
     }
     let ctx = RequestContext {
@@ -418,8 +424,12 @@ fn handle(
         Api::Iam => iam::dispatch(&call, &action),
         Api::Sts => sts::dispatch(&call, &action),
     };
-    let result = audited(&st.vault, guard, result);
-    (api, action, result)
+    let outcome = match &result {
+        Ok(_) => crate::service::AuditOutcome::Allowed,
+        Err(e) => crate::service::AuditOutcome::of_code(e.code, &e.message),
+    };
+    let pending = st.vault.audit_finish_pending(guard, outcome);
+    (api, action, result, pending)
 }
 
 /// Opens the audit scope of an authenticated request.
@@ -450,6 +460,24 @@ pub(crate) fn user_agent(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
+/// Waits until a request's queued audit record is durable; when it cannot be written the
+/// client gets an error instead of the result (fail closed).
+async fn durable<T>(result: Result<T, WireError>, pending: AuditPending) -> Result<T, WireError> {
+    match pending.durable().await {
+        Ok(()) => result,
+        Err(e) => Err(audit_failure(&e)),
+    }
+}
+
+fn audit_failure(e: &Error) -> WireError {
+    tracing::error!(error = %e, "an audit record could not be written; the request fails");
+    WireError {
+        status: 500,
+        code: "ServiceFailure",
+        message: "The request could not be recorded in the audit log.".into(),
+    }
+}
+
 /// Ends an audit scope with the operation's result. When the record cannot be written
 /// the client gets an error instead of the result (fail closed).
 pub(crate) fn audited<T>(
@@ -463,14 +491,7 @@ pub(crate) fn audited<T>(
     };
     match vault.audit_finish(guard, outcome) {
         Ok(()) => result,
-        Err(e) => {
-            tracing::error!(error = %e, "an audit record could not be written; the request fails");
-            Err(WireError {
-                status: 500,
-                code: "ServiceFailure",
-                message: "The request could not be recorded in the audit log.".into(),
-            })
-        }
+        Err(e) => Err(audit_failure(&e)),
     }
 }
 
