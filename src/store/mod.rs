@@ -54,7 +54,15 @@ pub const DB_FILE: &str = "vault.db";
 
 /// A handle on the vault database.
 pub struct Store {
+    /// The connection every write transaction uses (and every read of an in-memory
+    /// database).
     conn: Mutex<Connection>,
+    /// Read-only connections for read transactions of a database file. In WAL mode a
+    /// reader sees a consistent snapshot while the writer commits, so reads never queue
+    /// behind a commit's fsync (the audit writer commits all the time).
+    readers: Vec<Mutex<Connection>>,
+    /// Which reader a read transaction tries first.
+    next_reader: AtomicU64,
     /// Counts committed write transactions of this handle, plus changes other processes
     /// made that [`Store::observe_external_changes`] noticed. In-memory caches of
     /// authorization state are valid only while it stays the same.
@@ -69,7 +77,12 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path)?;
-        Self::configure(conn)
+        let mut store = Self::configure(conn)?;
+        // After the migrations, so readers only ever see the current schema.
+        store.readers = (0..READERS)
+            .map(|_| open_reader(path).map(Mutex::new))
+            .collect::<Result<_>>()?;
+        Ok(store)
     }
 
     /// An in-memory database, for tests.
@@ -84,6 +97,8 @@ impl Store {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
         let store = Self {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: AtomicU64::new(0),
             generation: AtomicU64::new(1),
             data_version: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
@@ -190,12 +205,35 @@ impl Store {
         self.transactions.load(Ordering::Relaxed)
     }
 
-    /// Starts a read transaction.
+    /// Starts a read transaction, on a reader connection when there are any.
     pub fn read(&self) -> Result<ReadTx<'_>> {
         self.transactions.fetch_add(1, Ordering::Relaxed);
-        let conn = self.lock()?;
+        let conn = self.lock_reader()?;
         conn.execute_batch("BEGIN DEFERRED")?;
         Ok(ReadTx { conn, active: true })
+    }
+
+    /// A free reader connection, else the next one in turn (else the writer's, for an
+    /// in-memory database).
+    fn lock_reader(&self) -> Result<MutexGuard<'_, Connection>> {
+        let n = self.readers.len();
+        if n == 0 {
+            return self.lock();
+        }
+        let start = usize::try_from(self.next_reader.fetch_add(1, Ordering::Relaxed) % n as u64)
+            .unwrap_or(0);
+        for i in 0..n {
+            if let Some(r) = self.readers.get((start + i) % n)
+                && let Ok(g) = r.try_lock()
+            {
+                return Ok(g);
+            }
+        }
+        self.readers
+            .get(start)
+            .ok_or_else(|| Error::Internal("no reader connection".into()))?
+            .lock()
+            .map_err(|_| Error::Internal("the database handle is poisoned".into()))
     }
 
     /// Starts a write transaction. It takes the write lock at once, so two writers never
@@ -209,6 +247,21 @@ impl Store {
             generation: &self.generation,
         })
     }
+}
+
+/// Read-only connections per database file, besides the writer's: one per core of the
+/// machine the figures in docs/performance.md come from; reads are short.
+const READERS: usize = 2;
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
 }
 
 fn copy_database(source: &Connection, dest: &Path) -> Result<()> {
