@@ -34,6 +34,35 @@ pub use rows::*;
 pub use sessions::SigningKeyRow;
 pub use signin::{AuthEventRow, LockoutRow, LoginProfileRow, MfaDeviceRow};
 
+/// Statements through the connection's prepared-statement cache: a request's SQL is
+/// parsed and planned once per connection, not on every call.
+pub(crate) trait CachedSql {
+    /// [`Connection::query_row`], cached.
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+    /// [`Connection::execute`], cached.
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl CachedSql for Connection {
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
+/// Prepared statements kept per connection (the store has about a hundred distinct ones).
+const STATEMENT_CACHE: usize = 256;
+
 /// Times are stored as unix seconds.
 pub(crate) fn ts(t: time::OffsetDateTime) -> i64 {
     t.unix_timestamp()
@@ -92,6 +121,7 @@ impl Store {
 
     fn configure(conn: Connection) -> Result<Self> {
         conn.busy_timeout(Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // journal_mode returns a row, so it is read rather than executed.
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
@@ -209,7 +239,7 @@ impl Store {
     pub fn read(&self) -> Result<ReadTx<'_>> {
         self.transactions.fetch_add(1, Ordering::Relaxed);
         let conn = self.lock_reader()?;
-        conn.execute_batch("BEGIN DEFERRED")?;
+        conn.execute_cached("BEGIN DEFERRED", [])?;
         Ok(ReadTx { conn, active: true })
     }
 
@@ -241,7 +271,7 @@ impl Store {
     pub fn write(&self) -> Result<WriteTx<'_>> {
         self.transactions.fetch_add(1, Ordering::Relaxed);
         let conn = self.lock()?;
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.execute_cached("BEGIN IMMEDIATE", [])?;
         Ok(WriteTx {
             inner: ReadTx { conn, active: true },
             generation: &self.generation,
@@ -261,6 +291,7 @@ fn open_reader(path: &Path) -> Result<Connection> {
             | rusqlite::OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -317,7 +348,7 @@ impl Drop for ReadTx<'_> {
         if self.active {
             // Nothing to report from a failed rollback: the connection discards the
             // transaction either way.
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.conn.execute_cached("ROLLBACK", []);
         }
     }
 }
@@ -338,7 +369,7 @@ impl<'a> Deref for WriteTx<'a> {
 impl WriteTx<'_> {
     /// Makes every change in the transaction durable.
     pub fn commit(mut self) -> Result<()> {
-        self.inner.conn.execute_batch("COMMIT")?;
+        self.inner.conn.execute_cached("COMMIT", [])?;
         self.inner.active = false;
         // After the commit, so a cache filled from the new state is never labelled with
         // the old generation.
@@ -355,7 +386,7 @@ impl WriteTx<'_> {
     /// Commits a write that changes nothing any authorization decision reads (a
     /// last-used stamp), so in-memory authorization caches stay valid.
     pub fn commit_bookkeeping(mut self) -> Result<()> {
-        self.inner.conn.execute_batch("COMMIT")?;
+        self.inner.conn.execute_cached("COMMIT", [])?;
         self.inner.active = false;
         Ok(())
     }
