@@ -30,7 +30,7 @@ use axum::routing::{any, get};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::service::{Caller, RequestContext, Vault};
+use crate::service::{AuditPending, Caller, RequestContext, Vault};
 use crate::sigv4::SigningKeyCache;
 
 /// Largest request body accepted (a policy document URL-encoded fits easily).
@@ -277,14 +277,28 @@ async fn query_handler(
     )]
     let started = std::time::Instant::now();
     let request_id = st.request_id();
-    let st2 = Arc::clone(&st);
-    let rid = request_id.clone();
-    let joined = tokio::task::spawn_blocking(move || {
-        handle(&st2, peer, &method, &uri, &headers, &body, &rid)
-    })
-    .await;
+    let joined = if runs_inline(&st, &method, &uri, &headers, &body) {
+        Ok(handle(
+            &st,
+            peer,
+            &method,
+            &uri,
+            &headers,
+            &body,
+            &request_id,
+        ))
+    } else {
+        let st2 = Arc::clone(&st);
+        let rid = request_id.clone();
+        tokio::task::spawn_blocking(move || {
+            handle(&st2, peer, &method, &uri, &headers, &body, &rid)
+        })
+        .await
+    };
     let (api, action, result) = match joined {
-        Ok(r) => r,
+        // The blocking thread is free again; the answer waits here, without holding a
+        // thread, until the request's audit record is durable.
+        Ok((api, action, result, pending)) => (api, action, durable(result, pending).await),
         Err(_) => (
             Api::Iam,
             String::new(),
@@ -320,6 +334,54 @@ async fn query_handler(
     }
 }
 
+/// Whether a request is handled on the async worker itself rather than the blocking
+/// pool: a `GetCallerIdentity` signed in the `Authorization` header with credentials the
+/// vault can check from memory right now ([`Vault::credentials_warm`]). Such a request
+/// reads no SQL and takes no lock held across I/O; its audit record is queued like any
+/// other and awaited without blocking. It saves the two thread hops to the blocking
+/// pool and back, the largest cost left on this path. Everything else (anything that may
+/// read or write the store) goes to the blocking pool.
+fn runs_inline(
+    st: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> bool {
+    let body = if method == Method::POST { body } else { b"" };
+    let is_gci = [uri.query().unwrap_or("").as_bytes(), body]
+        .into_iter()
+        .any(|raw| {
+            crate::sigv4::parse_form(raw, query::MAX_PARAMS).is_ok_and(|pairs| {
+                pairs
+                    .iter()
+                    .any(|(k, v)| k == "Action" && v == "GetCallerIdentity")
+            })
+        });
+    if !is_gci {
+        return false;
+    }
+    // `Credential=KEY/DATE/REGION/SERVICE/aws4_request`; anything unexpected takes the
+    // ordinary path, which reports the error.
+    let Some(credential) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+    else {
+        return false;
+    };
+    let mut scope = credential.split(['/', ',']);
+    let (Some(key), Some(_date), Some(_region), Some(service)) =
+        (scope.next(), scope.next(), scope.next(), scope.next())
+    else {
+        return false;
+    };
+    let token = headers
+        .get("x-amz-security-token")
+        .and_then(|v| v.to_str().ok());
+    st.vault.credentials_warm(key, token, service)
+}
+
 const STS_ACTIONS: &[&str] = &[
     "AssumeRole",
     "GetSessionToken",
@@ -328,6 +390,8 @@ const STS_ACTIONS: &[&str] = &[
     "DecodeAuthorizationMessage",
 ];
 
+/// One Query-protocol request, up to its audit record: that is queued (the returned
+/// pending record), not waited for, so the blocking thread is free at once.
 fn handle(
     st: &AppState,
     peer: SocketAddr,
@@ -336,7 +400,7 @@ fn handle(
     headers: &HeaderMap,
     body: &[u8],
     request_id: &str,
-) -> (Api, String, ActionResult) {
+) -> (Api, String, ActionResult, AuditPending) {
     // Parameters come from the query string and, for POST, the form body; both are
     // covered by the signature (the query in the canonical request, the body by its hash).
     let mut pairs = Vec::new();
@@ -356,13 +420,14 @@ fn handle(
                         code: "MalformedQueryString",
                         message: e.to_string(),
                     }),
+                    AuditPending::done(),
                 );
             }
         }
     }
     let params = match query::Params::from_pairs(pairs) {
         Ok(p) => p,
-        Err(e) => return (Api::Iam, String::new(), Err(e.into())),
+        Err(e) => return (Api::Iam, String::new(), Err(e.into()), AuditPending::done()),
     };
     let action = params.get("Action").unwrap_or("").to_owned();
     let mut api = if STS_ACTIONS.contains(&action.as_str()) {
@@ -372,7 +437,7 @@ fn handle(
     };
     let authn = match auth::authenticate(st, peer.ip(), method, uri, headers, body) {
         Ok(a) => a,
-        Err(e) => return (api, action, Err(e.into())),
+        Err(e) => return (api, action, Err(e.into()), AuditPending::done()),
     };
     // The signing scope says which service the client meant.
     match authn.service.as_str() {
@@ -394,6 +459,7 @@ fn handle(
                 code: "MissingAction",
                 message: "The request must contain the parameter Action.".into(),
             }),
+            AuditPending::done(),
         );
     }
     let ctx = RequestContext {
@@ -429,8 +495,12 @@ fn handle(
         Api::Iam => iam::dispatch(&call, &action),
         Api::Sts => sts::dispatch(&call, &action),
     };
-    let result = audited(&st.vault, guard, result);
-    (api, action, result)
+    let outcome = match &result {
+        Ok(_) => crate::service::AuditOutcome::Allowed,
+        Err(e) => crate::service::AuditOutcome::of_code(e.code, &e.message),
+    };
+    let pending = st.vault.audit_finish_pending(guard, outcome);
+    (api, action, result, pending)
 }
 
 /// Opens the audit scope of an authenticated request.
@@ -461,6 +531,24 @@ pub(crate) fn user_agent(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
+/// Waits until a request's queued audit record is durable; when it cannot be written the
+/// client gets an error instead of the result (fail closed).
+async fn durable<T>(result: Result<T, WireError>, pending: AuditPending) -> Result<T, WireError> {
+    match pending.durable().await {
+        Ok(()) => result,
+        Err(e) => Err(audit_failure(&e)),
+    }
+}
+
+fn audit_failure(e: &Error) -> WireError {
+    tracing::error!(error = %e, "an audit record could not be written; the request fails");
+    WireError {
+        status: 500,
+        code: "ServiceFailure",
+        message: "The request could not be recorded in the audit log.".into(),
+    }
+}
+
 /// Ends an audit scope with the operation's result. When the record cannot be written
 /// the client gets an error instead of the result (fail closed).
 pub(crate) fn audited<T>(
@@ -474,14 +562,7 @@ pub(crate) fn audited<T>(
     };
     match vault.audit_finish(guard, outcome) {
         Ok(()) => result,
-        Err(e) => {
-            tracing::error!(error = %e, "an audit record could not be written; the request fails");
-            Err(WireError {
-                status: 500,
-                code: "ServiceFailure",
-                message: "The request could not be recorded in the audit log.".into(),
-            })
-        }
+        Err(e) => Err(audit_failure(&e)),
     }
 }
 

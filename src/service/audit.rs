@@ -11,13 +11,13 @@
 //! a read or a denial is answered with an error instead of its result.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use super::Vault;
 use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
-use crate::store::WriteTx;
+use crate::store::{Store, WriteTx};
 
 /// What an entry point knows about a request before the operation runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,26 +135,158 @@ fn entry_of(sc: &Scope, at: i64, decision: &str, reason: String) -> Entry {
     }
 }
 
-/// The group-commit queue of records written outside an operation's transaction.
+/// The group commit of records written outside an operation's transaction: one writer
+/// thread takes every record queued while it was busy, appends them in one transaction
+/// (one fsync), and then tells each waiter on its own channel. Waiters never wake each
+/// other, and an async handler awaits its record without holding a blocking thread.
 #[derive(Default)]
 pub(super) struct AuditQueue {
-    state: Mutex<QueueState>,
-    done: Condvar,
+    writer: Mutex<Option<Writer>>,
     /// Group-commit transactions written, and records in them.
-    batches: std::sync::atomic::AtomicU64,
-    batched_records: std::sync::atomic::AtomicU64,
+    stats: Arc<BatchStats>,
 }
 
 #[derive(Default)]
-struct QueueState {
-    next_ticket: u64,
-    pending: Vec<(u64, Entry)>,
-    flushing: bool,
-    results: HashMap<u64, std::result::Result<(), String>>,
+struct BatchStats {
+    batches: AtomicU64,
+    records: AtomicU64,
+}
+
+struct Writer {
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Drop for AuditQueue {
+    fn drop(&mut self) {
+        let writer = match self.writer.get_mut() {
+            Ok(w) => w.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(Writer { jobs, thread }) = writer {
+            // Closing the queue ends the writer once it has written what was queued.
+            drop(jobs);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The outcome of a flush as each waiter gets it (the error text only: it is logged,
+/// never sent to a client).
+type FlushResult = std::result::Result<(), String>;
+
+enum Waiter {
+    Blocking(mpsc::SyncSender<FlushResult>),
+    Async(tokio::sync::oneshot::Sender<FlushResult>),
+}
+
+impl Waiter {
+    fn send(self, r: FlushResult) {
+        // A waiter that is gone (a cancelled request) needs no answer.
+        match self {
+            Waiter::Blocking(tx) => {
+                let _ = tx.send(r);
+            }
+            Waiter::Async(tx) => {
+                let _ = tx.send(r);
+            }
+        }
+    }
+}
+
+struct Job {
+    entries: Vec<Entry>,
+    waiter: Waiter,
+}
+
+/// Records in one group-commit transaction at most (a bound on one fsync's work).
+const MAX_BATCH: usize = 1024;
+
+fn writer_loop(
+    store: &Store,
+    signer: &ed25519_dalek::SigningKey,
+    stats: &BatchStats,
+    jobs: &mpsc::Receiver<Job>,
+) {
+    // Ends when every sender is gone (the vault is dropped).
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        let mut records = batch.iter().map(|j| j.entries.len()).sum::<usize>();
+        while records < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(j) => {
+                    records += j.entries.len();
+                    batch.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut entries = Vec::with_capacity(records);
+        let mut waiters = Vec::with_capacity(batch.len());
+        for j in batch {
+            entries.extend(j.entries);
+            waiters.push(j.waiter);
+        }
+        let result = flush_audit(store, signer, &entries).map_err(|e| e.to_string());
+        if result.is_ok() {
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats
+                .records
+                .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        }
+        for w in waiters {
+            w.send(result.clone());
+        }
+    }
+}
+
+fn flush_audit(store: &Store, signer: &ed25519_dalek::SigningKey, entries: &[Entry]) -> Result<()> {
+    let tx = store.write()?;
+    audit::append(&tx, entries, signer)?;
+    // Audit records change no authorization state: the warm caches stay valid.
+    tx.commit_bookkeeping()
 }
 
 fn poisoned() -> Error {
     Error::Internal("the audit queue lock is poisoned".into())
+}
+
+fn not_written(why: &str) -> Error {
+    Error::Internal(format!("the audit record could not be written: {why}"))
+}
+
+fn writer_gone() -> Error {
+    not_written("the audit writer stopped")
+}
+
+/// A record on its way to the log: await [`AuditPending::durable`] (or
+/// [`AuditPending::wait`] off the async runtime) before answering the request.
+#[must_use = "the answer may only be sent once the record is durable"]
+pub struct AuditPending(PendingState);
+
+enum PendingState {
+    Done(Result<()>),
+    Queued(tokio::sync::oneshot::Receiver<FlushResult>),
+}
+
+impl AuditPending {
+    /// Nothing left to write (the operation's transaction held the record).
+    pub fn done() -> Self {
+        AuditPending(PendingState::Done(Ok(())))
+    }
+
+    /// Waits until the record is durable. An error means it could not be written and the
+    /// request must fail.
+    pub async fn durable(self) -> Result<()> {
+        match self.0 {
+            PendingState::Done(r) => r,
+            PendingState::Queued(rx) => match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(why)) => Err(not_written(&why)),
+                Err(_) => Err(writer_gone()),
+            },
+        }
+    }
 }
 
 impl Vault {
@@ -186,6 +318,32 @@ impl Vault {
     /// here means the record could not be written; the entry point must then answer
     /// with an error instead of the operation's result.
     pub fn audit_finish(&self, guard: AuditGuard, outcome: AuditOutcome<'_>) -> Result<()> {
+        match self.finished_entry(guard, outcome) {
+            Some(e) => self.audit_write(vec![e]),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Vault::audit_finish`] for an async entry point: queues the record and returns at
+    /// once; the caller awaits [`AuditPending::durable`] before it answers, without
+    /// holding a thread while the record is written.
+    pub fn audit_finish_pending(
+        &self,
+        guard: AuditGuard,
+        outcome: AuditOutcome<'_>,
+    ) -> AuditPending {
+        let Some(e) = self.finished_entry(guard, outcome) else {
+            return AuditPending::done();
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        match self.audit_submit(vec![e], Waiter::Async(tx)) {
+            Ok(()) => AuditPending(PendingState::Queued(rx)),
+            Err(e) => AuditPending(PendingState::Done(Err(e))),
+        }
+    }
+
+    /// The record of a scope that has none yet, and the scope closed.
+    fn finished_entry(&self, guard: AuditGuard, outcome: AuditOutcome<'_>) -> Option<Entry> {
         let at = self.now().unix_timestamp();
         let entry = SCOPE.with(|s| {
             s.borrow()
@@ -200,78 +358,58 @@ impl Vault {
                 })
         });
         drop(guard);
-        match entry {
-            Some(e) => self.audit_write(vec![e]),
-            None => Ok(()),
-        }
+        entry
     }
 
     /// Writes records outside any operation (data events of the authorization API, the
-    /// end of a read), batched with every other writer waiting at the same time.
+    /// end of a read), batched with every other record queued at the same time, and
+    /// waits until they are durable.
     pub fn audit_write(&self, entries: Vec<Entry>) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
-        let q = &self.audit_queue;
-        let mut st = q.state.lock().map_err(|_| poisoned())?;
-        let mut mine = Vec::with_capacity(entries.len());
-        for e in entries {
-            let t = st.next_ticket;
-            st.next_ticket += 1;
-            st.pending.push((t, e));
-            mine.push(t);
-        }
-        loop {
-            if mine.iter().all(|t| st.results.contains_key(t)) {
-                let mut out = Ok(());
-                for t in &mine {
-                    if let Some(Err(why)) = st.results.remove(t) {
-                        out = Err(Error::Internal(format!(
-                            "the audit record could not be written: {why}"
-                        )));
-                    }
-                }
-                return out;
-            }
-            if st.flushing {
-                st = q.done.wait(st).map_err(|_| poisoned())?;
-                continue;
-            }
-            // Lead a flush of everything queued so far.
-            st.flushing = true;
-            let batch: Vec<(u64, Entry)> = std::mem::take(&mut st.pending);
-            drop(st);
-            let entries: Vec<Entry> = batch.iter().map(|(_, e)| e.clone()).collect();
-            let result = self.flush_audit(&entries).map_err(|e| e.to_string());
-            st = q.state.lock().map_err(|_| poisoned())?;
-            st.flushing = false;
-            for (t, _) in &batch {
-                st.results.insert(*t, result.clone());
-            }
-            q.done.notify_all();
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.audit_submit(entries, Waiter::Blocking(tx))?;
+        match rx.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(not_written(&why)),
+            Err(_) => Err(writer_gone()),
         }
     }
 
-    fn flush_audit(&self, entries: &[Entry]) -> Result<()> {
-        let tx = self.store().write()?;
-        audit::append(&tx, entries, &self.keys.audit_signing_key())?;
-        // Audit records change no authorization state: the warm caches stay valid.
-        tx.commit_bookkeeping()?;
-        use std::sync::atomic::Ordering;
-        self.audit_queue.batches.fetch_add(1, Ordering::Relaxed);
-        self.audit_queue
-            .batched_records
-            .fetch_add(entries.len() as u64, Ordering::Relaxed);
-        Ok(())
+    /// Hands records to the writer thread (started on first use).
+    fn audit_submit(&self, entries: Vec<Entry>, waiter: Waiter) -> Result<()> {
+        let q = &self.audit_queue;
+        let mut w = q.writer.lock().map_err(|_| poisoned())?;
+        if w.is_none() {
+            let (jobs, rx) = mpsc::channel::<Job>();
+            let store = Arc::clone(self.store_arc());
+            let signer = self.keys.audit_signing_key();
+            let stats = Arc::clone(&q.stats);
+            let thread = std::thread::Builder::new()
+                .name("iamvault-audit".into())
+                .spawn(move || writer_loop(&store, &signer, &stats, &rx))
+                .map_err(|e| not_written(&format!("cannot start the audit writer: {e}")))?;
+            *w = Some(Writer { jobs, thread });
+        }
+        let job = Job { entries, waiter };
+        match w.as_ref().map(|w| w.jobs.send(job)) {
+            Some(Ok(())) => Ok(()),
+            // The writer died (it never panics by design; if it did, fail closed and
+            // start a new one next time).
+            _ => {
+                *w = None;
+                Err(writer_gone())
+            }
+        }
     }
 
     /// Group-commit transactions written so far, and the records they held: their ratio
     /// is how many records shared each fsync.
     pub fn audit_group_commits(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering;
         (
-            self.audit_queue.batches.load(Ordering::Relaxed),
-            self.audit_queue.batched_records.load(Ordering::Relaxed),
+            self.audit_queue.stats.batches.load(Ordering::Relaxed),
+            self.audit_queue.stats.records.load(Ordering::Relaxed),
         )
     }
 

@@ -120,6 +120,39 @@ impl Vault {
         Ok(loaded)
     }
 
+    /// Whether a request signed with `access_key_id` (and `session_token`) for `service`
+    /// can be authenticated from memory alone right now: no check for outside changes is
+    /// due, the key's secret (or the session token) is cached for the current generation,
+    /// and a long-term key's last-used stamp is fresh. The server then handles a
+    /// `GetCallerIdentity` on its async worker instead of the blocking pool. It is a hint:
+    /// if the state moves on in between, the request still runs correctly, only it may
+    /// touch the store.
+    pub fn credentials_warm(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+        service: &str,
+    ) -> bool {
+        let now = self.now();
+        let check_due = match self.warm.external_checked.lock() {
+            Ok(last) => last.is_none_or(|t| now - t >= EXTERNAL_CHECK || now < t),
+            Err(_) => true,
+        };
+        if check_due {
+            return false;
+        }
+        if let Some(token) = session_token {
+            return self.session_warm(token);
+        }
+        if access_key_id.starts_with("ASIA") {
+            return false;
+        }
+        let g = self.store().generation();
+        self.warm_read(g, |st| st.keys.get(access_key_id).map(Option::is_some))
+            .unwrap_or(false)
+            && self.stamp_known_fresh(access_key_id, service)
+    }
+
     /// Whether `(key, service)` was stamped as used less than 15 minutes ago, as far as
     /// this process knows.
     pub(super) fn stamp_known_fresh(&self, key: &str, service: &str) -> bool {

@@ -166,7 +166,7 @@ impl Vault {
             Error::Config(format!("cannot set the mode of `{}`: {e}", db.display()))
         })?;
         let vault = Vault {
-            store,
+            store: std::sync::Arc::new(store),
             keys: KeyRing::derive(&master)?,
             compiled: super::authz::CompiledCache::default(),
             warm: super::authorize::WarmCache::default(),

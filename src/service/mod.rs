@@ -27,6 +27,7 @@ mod users;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
@@ -36,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::model::{AccountId, Arn, EntityName, NameKind};
 use crate::store::{DB_FILE, ReadTx, Store};
 
-pub use audit::{AuditContext, AuditGuard, AuditOutcome, audit_begin};
+pub use audit::{AuditContext, AuditGuard, AuditOutcome, AuditPending, audit_begin};
 pub use authorize::{KeyEntry, context_from_json};
 pub use authorize_wire::*;
 pub use backup::BackupReport;
@@ -123,7 +124,8 @@ pub struct RequestContext {
 
 /// An open vault: its store, its keys and its environment.
 pub struct Vault {
-    store: Store,
+    /// Shared with the audit writer thread.
+    store: Arc<Store>,
     keys: KeyRing,
     compiled: authz::CompiledCache,
     warm: authorize::WarmCache,
@@ -177,7 +179,7 @@ impl Vault {
 
     fn assemble(data_dir: &Path, db: &Path, master: &MasterKey, env: Env) -> Result<Self> {
         Ok(Self {
-            store: Store::open(db)?,
+            store: Arc::new(Store::open(db)?),
             keys: KeyRing::derive(master)?,
             compiled: authz::CompiledCache::default(),
             warm: authorize::WarmCache::default(),
@@ -197,7 +199,7 @@ impl Vault {
     pub fn in_memory(env: Env) -> Result<Self> {
         let master = MasterKey::generate(env.rng.as_ref())?;
         Ok(Self {
-            store: Store::open_in_memory()?,
+            store: Arc::new(Store::open_in_memory()?),
             keys: KeyRing::derive(&master)?,
             compiled: authz::CompiledCache::default(),
             warm: authorize::WarmCache::default(),
@@ -252,6 +254,11 @@ impl Vault {
     }
 
     pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The store, for a thread of the vault's own (the audit writer).
+    pub(crate) fn store_arc(&self) -> &Arc<Store> {
         &self.store
     }
 }

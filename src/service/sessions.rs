@@ -738,6 +738,23 @@ impl Vault {
                 .is_some_and(|k| before("key", k)))
     }
 
+    /// Whether [`Vault::verify_session`] would answer `token` from memory right now: the
+    /// token was verified before and the revocation state needs no refresh (no SQL).
+    pub(super) fn session_warm(&self, token: &str) -> bool {
+        let now = self.now();
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        self.token_state().read().is_ok_and(|st| {
+            st.current.is_some()
+                && st
+                    .revocations
+                    .checked_at
+                    .is_some_and(|t| now - t < REVOCATION_REFRESH && t <= now)
+                && st.cache.contains_key(&key)
+        })
+    }
+
     /// Verifies a session token presented with `access_key_id`. A token seen before is
     /// answered from memory: no Ed25519 work and no SQL (revocation state refreshes at
     /// most once a second).

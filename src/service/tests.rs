@@ -286,6 +286,44 @@ fn access_keys_limit_status_and_secret() {
 }
 
 #[test]
+fn credentials_are_warm_only_while_memory_alone_can_check_them() {
+    let (v, root, clock) = vault();
+    v.create_user(&root, &ctx(), "alice", None, None, &[])
+        .unwrap();
+    let k = v.create_access_key(&root, &ctx(), Some("alice")).unwrap();
+    let id = k.metadata.access_key_id.clone();
+    // Never seen: the server would take the blocking path.
+    assert!(!v.credentials_warm(&id, None, "sts"));
+    assert!(v.access_key_secret(&id).unwrap().is_some());
+    // The secret is cached but the last-used stamp is not known fresh yet.
+    assert!(!v.credentials_warm(&id, None, "sts"));
+    v.record_access_key_use(&id, "sts", "us-east-1").unwrap();
+    assert!(v.credentials_warm(&id, None, "sts"));
+    // Another service's stamp is another write.
+    assert!(!v.credentials_warm(&id, None, "iam"));
+    // A check for outside changes is due after a second.
+    clock.advance(time::Duration::seconds(2));
+    assert!(!v.credentials_warm(&id, None, "sts"));
+    assert!(v.access_key_secret(&id).unwrap().is_some());
+    assert!(v.credentials_warm(&id, None, "sts"));
+    // Any committed change drops the cached secret.
+    v.update_access_key(&root, &ctx(), Some("alice"), &id, KeyStatus::Inactive)
+        .unwrap();
+    assert!(!v.credentials_warm(&id, None, "sts"));
+    // A session token is warm once verified and while revocations are fresh.
+    let bob = user_caller(&v, &root, "bob");
+    let bk = v.create_access_key(&root, &ctx(), Some("bob")).unwrap();
+    let s = v
+        .get_session_token(&bob, Some(&bk.metadata.access_key_id), None, None, None)
+        .unwrap();
+    let token = s.token.clone();
+    assert!(!v.credentials_warm(&s.claims.access_key_id, Some(&token), "sts"));
+    v.verify_session(&s.claims.access_key_id, &token).unwrap();
+    assert!(v.credentials_warm(&s.claims.access_key_id, Some(&token), "sts"));
+    assert!(!v.credentials_warm(&s.claims.access_key_id, Some("not-a-token"), "sts"));
+}
+
+#[test]
 fn delete_conflicts_and_force() {
     let (v, root, _) = vault();
     v.create_user(&root, &ctx(), "alice", None, None, &[])

@@ -192,3 +192,44 @@ fn without_a_scope_nothing_is_recorded() {
     assert!(v.audit_tail(10).unwrap().is_empty());
     let _ = v.env.clock.now();
 }
+
+#[test]
+fn queued_records_are_durable_when_awaited_and_fail_closed() {
+    let (v, root) = vault();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // Queued from many requests before any is awaited: all end up in one valid chain.
+    let pending: Vec<AuditPending> = (0..100)
+        .map(|i| {
+            let g = scope(&root, &format!("sts:GetCallerIdentity-{i}"));
+            v.audit_finish_pending(g, AuditOutcome::Allowed)
+        })
+        .collect();
+    rt.block_on(async {
+        for p in pending {
+            p.durable().await.unwrap();
+        }
+    });
+    let report = v.audit_verify().unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.records, 100);
+    // A scope already recorded in its operation's transaction queues nothing.
+    let g = scope(&root, "iam:CreateUser");
+    v.create_user(&root, &RequestContext::default(), "alice", None, None, &[])
+        .unwrap();
+    rt.block_on(v.audit_finish_pending(g, AuditOutcome::Allowed).durable())
+        .unwrap();
+    assert_eq!(v.audit_verify().unwrap().records, 101);
+    // When the record cannot be written, awaiting it fails.
+    {
+        let tx = v.store().write().unwrap();
+        tx.raw_execute("DROP TABLE audit_log").unwrap();
+        tx.commit().unwrap();
+    }
+    let g = scope(&root, "sts:GetCallerIdentity");
+    assert!(
+        rt.block_on(v.audit_finish_pending(g, AuditOutcome::Allowed).durable())
+            .is_err()
+    );
+}

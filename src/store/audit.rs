@@ -3,6 +3,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::CachedSql as _;
 use super::{ReadTx, WriteTx};
 use crate::error::Result;
 
@@ -95,7 +96,7 @@ impl ReadTx<'_> {
     pub fn audit_head(&self) -> Result<Option<(i64, Vec<u8>)>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -114,7 +115,7 @@ impl ReadTx<'_> {
 
     /// The last `n` records, oldest first.
     pub fn audit_tail(&self, n: u32) -> Result<Vec<AuditRow>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLS} FROM (SELECT {COLS} FROM audit_log ORDER BY seq DESC LIMIT ?1) ORDER BY seq"
         ))?;
         let rows = stmt.query_map(params![n], row)?;
@@ -123,7 +124,7 @@ impl ReadTx<'_> {
 
     /// Records matching `f`, oldest first, at most `limit`.
     pub fn audit_search(&self, f: &AuditFilter, limit: u32) -> Result<Vec<AuditRow>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLS} FROM audit_log
               WHERE (?1 IS NULL OR principal = ?1)
                 AND (?2 IS NULL OR lower(action) = lower(?2))
@@ -141,7 +142,7 @@ impl ReadTx<'_> {
 
     /// Every checkpoint, in chain order.
     pub fn audit_checkpoints(&self) -> Result<Vec<AuditCheckpointRow>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT seq, hash, at, public_key, signature FROM audit_checkpoints ORDER BY seq",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -185,7 +186,7 @@ impl WriteTx<'_> {
 
     /// Stores a checkpoint.
     pub fn insert_audit_checkpoint(&self, c: &AuditCheckpointRow) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO audit_checkpoints (seq, hash, at, public_key, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![c.seq, c.hash, c.at, c.public_key, c.signature],
         )?;

@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::CachedSql as _;
 use super::{ReadTx, WriteTx, from_ts, ts};
 use crate::error::Result;
 
@@ -40,7 +41,7 @@ impl ReadTx<'_> {
     pub fn instance(&self, instance_id: &str) -> Result<Option<InstanceRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {COLS} FROM instances WHERE instance_id = ?1"),
                 params![instance_id],
                 row,
@@ -52,7 +53,7 @@ impl ReadTx<'_> {
     pub fn instance_by_key(&self, public_key: &[u8]) -> Result<Option<InstanceRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {COLS} FROM instances WHERE public_key = ?1"),
                 params![public_key],
                 row,
@@ -62,7 +63,7 @@ impl ReadTx<'_> {
 
     /// The instances of an account.
     pub fn instances(&self, account_id: &str) -> Result<Vec<InstanceRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {COLS} FROM instances WHERE account_id = ?1 ORDER BY name, instance_id"
         ))?;
         let rows = st.query_map(params![account_id], row)?;
@@ -71,7 +72,7 @@ impl ReadTx<'_> {
 
     /// Instances running with a profile.
     pub fn instances_for_profile(&self, profile_id: &str) -> Result<Vec<InstanceRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {COLS} FROM instances WHERE profile_id = ?1"
         ))?;
         let rows = st.query_map(params![profile_id], row)?;
@@ -82,7 +83,7 @@ impl ReadTx<'_> {
 impl WriteTx<'_> {
     /// Registers an instance.
     pub fn insert_instance(&self, i: &InstanceRow) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             &format!("INSERT INTO instances ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
             params![
                 i.instance_id,
@@ -98,7 +99,7 @@ impl WriteTx<'_> {
 
     /// Deregisters an instance; returns false if it was not registered.
     pub fn delete_instance(&self, instance_id: &str) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.conn.execute_cached(
             "DELETE FROM instances WHERE instance_id = ?1",
             params![instance_id],
         )? == 1)

@@ -34,6 +34,35 @@ pub use rows::*;
 pub use sessions::SigningKeyRow;
 pub use signin::{AuthEventRow, LockoutRow, LoginProfileRow, MfaDeviceRow};
 
+/// Statements through the connection's prepared-statement cache: a request's SQL is
+/// parsed and planned once per connection, not on every call.
+pub(crate) trait CachedSql {
+    /// [`Connection::query_row`], cached.
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+    /// [`Connection::execute`], cached.
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl CachedSql for Connection {
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
+/// Prepared statements kept per connection (the store has about a hundred distinct ones).
+const STATEMENT_CACHE: usize = 256;
+
 /// Times are stored as unix seconds.
 pub(crate) fn ts(t: time::OffsetDateTime) -> i64 {
     t.unix_timestamp()
@@ -54,7 +83,15 @@ pub const DB_FILE: &str = "vault.db";
 
 /// A handle on the vault database.
 pub struct Store {
+    /// The connection every write transaction uses (and every read of an in-memory
+    /// database).
     conn: Mutex<Connection>,
+    /// Read-only connections for read transactions of a database file. In WAL mode a
+    /// reader sees a consistent snapshot while the writer commits, so reads never queue
+    /// behind a commit's fsync (the audit writer commits all the time).
+    readers: Vec<Mutex<Connection>>,
+    /// Which reader a read transaction tries first.
+    next_reader: AtomicU64,
     /// Counts committed write transactions of this handle, plus changes other processes
     /// made that [`Store::observe_external_changes`] noticed. In-memory caches of
     /// authorization state are valid only while it stays the same.
@@ -69,7 +106,12 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path)?;
-        Self::configure(conn)
+        let mut store = Self::configure(conn)?;
+        // After the migrations, so readers only ever see the current schema.
+        store.readers = (0..READERS)
+            .map(|_| open_reader(path).map(Mutex::new))
+            .collect::<Result<_>>()?;
+        Ok(store)
     }
 
     /// An in-memory database, for tests.
@@ -79,11 +121,14 @@ impl Store {
 
     fn configure(conn: Connection) -> Result<Self> {
         conn.busy_timeout(Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // journal_mode returns a row, so it is read rather than executed.
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
         let store = Self {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: AtomicU64::new(0),
             generation: AtomicU64::new(1),
             data_version: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
@@ -190,12 +235,35 @@ impl Store {
         self.transactions.load(Ordering::Relaxed)
     }
 
-    /// Starts a read transaction.
+    /// Starts a read transaction, on a reader connection when there are any.
     pub fn read(&self) -> Result<ReadTx<'_>> {
         self.transactions.fetch_add(1, Ordering::Relaxed);
-        let conn = self.lock()?;
-        conn.execute_batch("BEGIN DEFERRED")?;
+        let conn = self.lock_reader()?;
+        conn.execute_cached("BEGIN DEFERRED", [])?;
         Ok(ReadTx { conn, active: true })
+    }
+
+    /// A free reader connection, else the next one in turn (else the writer's, for an
+    /// in-memory database).
+    fn lock_reader(&self) -> Result<MutexGuard<'_, Connection>> {
+        let n = self.readers.len();
+        if n == 0 {
+            return self.lock();
+        }
+        let start = usize::try_from(self.next_reader.fetch_add(1, Ordering::Relaxed) % n as u64)
+            .unwrap_or(0);
+        for i in 0..n {
+            if let Some(r) = self.readers.get((start + i) % n)
+                && let Ok(g) = r.try_lock()
+            {
+                return Ok(g);
+            }
+        }
+        self.readers
+            .get(start)
+            .ok_or_else(|| Error::Internal("no reader connection".into()))?
+            .lock()
+            .map_err(|_| Error::Internal("the database handle is poisoned".into()))
     }
 
     /// Starts a write transaction. It takes the write lock at once, so two writers never
@@ -203,12 +271,28 @@ impl Store {
     pub fn write(&self) -> Result<WriteTx<'_>> {
         self.transactions.fetch_add(1, Ordering::Relaxed);
         let conn = self.lock()?;
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.execute_cached("BEGIN IMMEDIATE", [])?;
         Ok(WriteTx {
             inner: ReadTx { conn, active: true },
             generation: &self.generation,
         })
     }
+}
+
+/// Read-only connections per database file, besides the writer's: one per core of the
+/// machine the figures in docs/performance.md come from; reads are short.
+const READERS: usize = 2;
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
 }
 
 fn copy_database(source: &Connection, dest: &Path) -> Result<()> {
@@ -264,7 +348,7 @@ impl Drop for ReadTx<'_> {
         if self.active {
             // Nothing to report from a failed rollback: the connection discards the
             // transaction either way.
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.conn.execute_cached("ROLLBACK", []);
         }
     }
 }
@@ -285,7 +369,7 @@ impl<'a> Deref for WriteTx<'a> {
 impl WriteTx<'_> {
     /// Makes every change in the transaction durable.
     pub fn commit(mut self) -> Result<()> {
-        self.inner.conn.execute_batch("COMMIT")?;
+        self.inner.conn.execute_cached("COMMIT", [])?;
         self.inner.active = false;
         // After the commit, so a cache filled from the new state is never labelled with
         // the old generation.
@@ -302,7 +386,7 @@ impl WriteTx<'_> {
     /// Commits a write that changes nothing any authorization decision reads (a
     /// last-used stamp), so in-memory authorization caches stay valid.
     pub fn commit_bookkeeping(mut self) -> Result<()> {
-        self.inner.conn.execute_batch("COMMIT")?;
+        self.inner.conn.execute_cached("COMMIT", [])?;
         self.inner.active = false;
         Ok(())
     }

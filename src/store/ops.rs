@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
+use super::CachedSql as _;
 use super::{
     AccessKeyRow, AccountRow, EntityKind, GroupRow, InlinePolicyRow, InstanceProfileRow, KeyStatus,
     PolicyRow, PolicyVersionRow, ReadTx, RoleRow, TagRow, UserRow, WriteTx, from_ts, opt_ts, ts,
@@ -126,7 +127,7 @@ impl ReadTx<'_> {
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+            .query_row_cached("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
                 r.get(0)
             })
             .optional()?)
@@ -136,7 +137,7 @@ impl ReadTx<'_> {
     pub fn account(&self, account_id: &str) -> Result<Option<AccountRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT account_id, created_at FROM accounts WHERE account_id = ?1",
                 params![account_id],
                 |r| {
@@ -151,7 +152,7 @@ impl ReadTx<'_> {
 
     /// Every account, oldest first.
     pub fn accounts(&self) -> Result<Vec<AccountRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT account_id, created_at FROM accounts ORDER BY created_at, account_id",
         )?;
         let rows = st.query_map([], |r| {
@@ -167,7 +168,7 @@ impl ReadTx<'_> {
     pub fn root_password_hash(&self, account_id: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT root_password_hash FROM accounts WHERE account_id = ?1",
                 params![account_id],
                 |r| r.get(0),
@@ -182,7 +183,7 @@ impl ReadTx<'_> {
     pub fn user(&self, account_id: &str, name_canon: &str) -> Result<Option<UserRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {USER_COLS} FROM users WHERE account_id = ?1 AND name_canon = ?2"),
                 params![account_id, name_canon],
                 user_row,
@@ -194,7 +195,7 @@ impl ReadTx<'_> {
     pub fn user_by_id(&self, user_id: &str) -> Result<Option<UserRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {USER_COLS} FROM users WHERE user_id = ?1"),
                 params![user_id],
                 user_row,
@@ -204,7 +205,7 @@ impl ReadTx<'_> {
 
     /// Users whose path starts with `path_prefix`, by name.
     pub fn users(&self, account_id: &str, path_prefix: &str) -> Result<Vec<UserRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {USER_COLS} FROM users WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![account_id, like_prefix(path_prefix)], user_row)?;
@@ -217,7 +218,7 @@ impl ReadTx<'_> {
     pub fn group(&self, account_id: &str, name_canon: &str) -> Result<Option<GroupRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!(
                     "SELECT {GROUP_COLS} FROM groups WHERE account_id = ?1 AND name_canon = ?2"
                 ),
@@ -229,7 +230,7 @@ impl ReadTx<'_> {
 
     /// Groups whose path starts with `path_prefix`.
     pub fn groups(&self, account_id: &str, path_prefix: &str) -> Result<Vec<GroupRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {GROUP_COLS} FROM groups WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![account_id, like_prefix(path_prefix)], group_row)?;
@@ -238,7 +239,7 @@ impl ReadTx<'_> {
 
     /// The members of a group.
     pub fn group_members(&self, group_id: &str) -> Result<Vec<UserRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT u.user_id, u.account_id, u.name, u.path, u.created_at, u.boundary_arn
              FROM group_members m JOIN users u ON u.user_id = m.user_id
              WHERE m.group_id = ?1 ORDER BY u.name_canon",
@@ -249,7 +250,7 @@ impl ReadTx<'_> {
 
     /// The groups a user belongs to.
     pub fn groups_for_user(&self, user_id: &str) -> Result<Vec<GroupRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT g.group_id, g.account_id, g.name, g.path, g.created_at
              FROM group_members m JOIN groups g ON g.group_id = m.group_id
              WHERE m.user_id = ?1 ORDER BY g.name_canon",
@@ -264,7 +265,7 @@ impl ReadTx<'_> {
     pub fn role(&self, account_id: &str, name_canon: &str) -> Result<Option<RoleRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {ROLE_COLS} FROM roles WHERE account_id = ?1 AND name_canon = ?2"),
                 params![account_id, name_canon],
                 role_row,
@@ -276,7 +277,7 @@ impl ReadTx<'_> {
     pub fn role_by_id(&self, role_id: &str) -> Result<Option<RoleRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {ROLE_COLS} FROM roles WHERE role_id = ?1"),
                 params![role_id],
                 role_row,
@@ -286,7 +287,7 @@ impl ReadTx<'_> {
 
     /// Roles whose path starts with `path_prefix`.
     pub fn roles(&self, account_id: &str, path_prefix: &str) -> Result<Vec<RoleRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {ROLE_COLS} FROM roles WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![account_id, like_prefix(path_prefix)], role_row)?;
@@ -303,7 +304,7 @@ impl ReadTx<'_> {
     ) -> Result<Option<InstanceProfileRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {PROFILE_COLS} FROM instance_profiles WHERE account_id = ?1 AND name_canon = ?2"),
                 params![account_id, name_canon],
                 profile_row,
@@ -317,7 +318,7 @@ impl ReadTx<'_> {
         account_id: &str,
         path_prefix: &str,
     ) -> Result<Vec<InstanceProfileRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {PROFILE_COLS} FROM instance_profiles WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![account_id, like_prefix(path_prefix)], profile_row)?;
@@ -326,7 +327,7 @@ impl ReadTx<'_> {
 
     /// Instance profiles that hold `role_id`.
     pub fn instance_profiles_for_role(&self, role_id: &str) -> Result<Vec<InstanceProfileRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {PROFILE_COLS} FROM instance_profiles WHERE role_id = ?1 ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![role_id], profile_row)?;
@@ -339,7 +340,7 @@ impl ReadTx<'_> {
     pub fn policy_by_arn(&self, arn: &str) -> Result<Option<PolicyRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {POLICY_COLS} FROM policies WHERE arn = ?1"),
                 params![arn],
                 policy_row,
@@ -351,7 +352,7 @@ impl ReadTx<'_> {
     pub fn policy_by_name(&self, account_id: &str, name_canon: &str) -> Result<Option<PolicyRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!(
                     "SELECT {POLICY_COLS} FROM policies WHERE account_id = ?1 AND name_canon = ?2"
                 ),
@@ -363,7 +364,7 @@ impl ReadTx<'_> {
 
     /// Customer managed policies whose path starts with `path_prefix`.
     pub fn policies(&self, account_id: &str, path_prefix: &str) -> Result<Vec<PolicyRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {POLICY_COLS} FROM policies WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![account_id, like_prefix(path_prefix)], policy_row)?;
@@ -378,7 +379,7 @@ impl ReadTx<'_> {
     ) -> Result<Option<PolicyVersionRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT version, document, created_at FROM policy_versions WHERE policy_id = ?1 AND version = ?2",
                 params![policy_id, version],
                 |r| {
@@ -394,7 +395,7 @@ impl ReadTx<'_> {
 
     /// Every version of a policy, newest first.
     pub fn policy_versions(&self, policy_id: &str) -> Result<Vec<PolicyVersionRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT version, document, created_at FROM policy_versions WHERE policy_id = ?1 ORDER BY version DESC",
         )?;
         let rows = st.query_map(params![policy_id], |r| {
@@ -411,7 +412,7 @@ impl ReadTx<'_> {
 
     /// The managed policy ARNs attached to an entity.
     pub fn attached(&self, kind: EntityKind, principal_id: &str) -> Result<Vec<String>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT policy_arn FROM attachments WHERE principal_kind = ?1 AND principal_id = ?2 ORDER BY policy_arn",
         )?;
         let rows = st.query_map(params![kind.as_str(), principal_id], |r| r.get(0))?;
@@ -420,7 +421,7 @@ impl ReadTx<'_> {
 
     /// How many entities a managed policy is attached to.
     pub fn attachment_count(&self, policy_arn: &str) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.conn.query_row_cached(
             "SELECT count(*) FROM attachments WHERE policy_arn = ?1",
             params![policy_arn],
             |r| r.get(0),
@@ -429,7 +430,7 @@ impl ReadTx<'_> {
 
     /// How many entities use a managed policy as their permissions boundary.
     pub fn boundary_usage_count(&self, policy_arn: &str) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.conn.query_row_cached(
             "SELECT (SELECT count(*) FROM users WHERE boundary_arn = ?1) + (SELECT count(*) FROM roles WHERE boundary_arn = ?1)",
             params![policy_arn],
             |r| r.get(0),
@@ -442,7 +443,7 @@ impl ReadTx<'_> {
         kind: EntityKind,
         principal_id: &str,
     ) -> Result<Vec<InlinePolicyRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT name, document FROM inline_policies WHERE principal_kind = ?1 AND principal_id = ?2 ORDER BY name_canon",
         )?;
         let rows = st.query_map(params![kind.as_str(), principal_id], |r| {
@@ -460,7 +461,7 @@ impl ReadTx<'_> {
     pub fn tags(&self, kind: EntityKind, entity_id: &str) -> Result<Vec<TagRow>> {
         let mut st = self
             .conn
-            .prepare("SELECT key, value FROM tags WHERE entity_kind = ?1 AND entity_id = ?2 ORDER BY key_canon")?;
+            .prepare_cached("SELECT key, value FROM tags WHERE entity_kind = ?1 AND entity_id = ?2 ORDER BY key_canon")?;
         let rows = st.query_map(params![kind.as_str(), entity_id], |r| {
             Ok(TagRow {
                 key: r.get(0)?,
@@ -476,7 +477,7 @@ impl ReadTx<'_> {
     pub fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {KEY_COLS} FROM access_keys WHERE access_key_id = ?1"),
                 params![access_key_id],
                 key_row,
@@ -488,7 +489,7 @@ impl ReadTx<'_> {
     pub fn first_access_key_id(&self) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT access_key_id FROM access_keys ORDER BY created_at, access_key_id LIMIT 1",
                 [],
                 |r| r.get(0),
@@ -498,7 +499,7 @@ impl ReadTx<'_> {
 
     /// A user's access keys, oldest first.
     pub fn access_keys_for_user(&self, user_id: &str) -> Result<Vec<AccessKeyRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {KEY_COLS} FROM access_keys WHERE user_id = ?1 ORDER BY created_at, access_key_id"
         ))?;
         let rows = st.query_map(params![user_id], key_row)?;
@@ -509,7 +510,7 @@ impl ReadTx<'_> {
 impl WriteTx<'_> {
     /// Sets a vault-level setting.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
@@ -518,7 +519,7 @@ impl WriteTx<'_> {
 
     /// Adds an account.
     pub fn insert_account(&self, a: &AccountRow, root_password_hash: Option<&str>) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO accounts (account_id, created_at, root_password_hash) VALUES (?1, ?2, ?3)",
             params![a.account_id, ts(a.created_at), root_password_hash],
         )?;
@@ -527,7 +528,7 @@ impl WriteTx<'_> {
 
     /// Adds a user. The caller has checked the name is free.
     pub fn insert_user(&self, u: &UserRow, name_canon: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO users (user_id, account_id, name, name_canon, path, created_at, boundary_arn)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![u.user_id, u.account_id, u.name, name_canon, u.path, ts(u.created_at), u.boundary_arn],
@@ -543,7 +544,7 @@ impl WriteTx<'_> {
         name_canon: &str,
         path: &str,
     ) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "UPDATE users SET name = ?2, name_canon = ?3, path = ?4 WHERE user_id = ?1",
             params![user_id, name, name_canon, path],
         )?;
@@ -553,11 +554,11 @@ impl WriteTx<'_> {
     /// Sets or clears an entity's permissions boundary.
     pub fn set_boundary(&self, kind: EntityKind, id: &str, arn: Option<&str>) -> Result<()> {
         let n = match kind {
-            EntityKind::User => self.conn.execute(
+            EntityKind::User => self.conn.execute_cached(
                 "UPDATE users SET boundary_arn = ?2 WHERE user_id = ?1",
                 params![id, arn],
             )?,
-            EntityKind::Role => self.conn.execute(
+            EntityKind::Role => self.conn.execute_cached(
                 "UPDATE roles SET boundary_arn = ?2 WHERE role_id = ?1",
                 params![id, arn],
             )?,
@@ -575,13 +576,13 @@ impl WriteTx<'_> {
         self.delete_tags_of(EntityKind::User, user_id)?;
         let n = self
             .conn
-            .execute("DELETE FROM users WHERE user_id = ?1", params![user_id])?;
+            .execute_cached("DELETE FROM users WHERE user_id = ?1", params![user_id])?;
         one(n, "user")
     }
 
     /// Adds a group.
     pub fn insert_group(&self, g: &GroupRow, name_canon: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO groups (group_id, account_id, name, name_canon, path, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![g.group_id, g.account_id, g.name, name_canon, g.path, ts(g.created_at)],
         )?;
@@ -592,13 +593,13 @@ impl WriteTx<'_> {
     pub fn delete_group(&self, group_id: &str) -> Result<()> {
         let n = self
             .conn
-            .execute("DELETE FROM groups WHERE group_id = ?1", params![group_id])?;
+            .execute_cached("DELETE FROM groups WHERE group_id = ?1", params![group_id])?;
         one(n, "group")
     }
 
     /// Adds a user to a group; returns false if it was a member already.
     pub fn add_member(&self, group_id: &str, user_id: &str) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)",
             params![group_id, user_id],
         )?;
@@ -607,7 +608,7 @@ impl WriteTx<'_> {
 
     /// Removes a user from a group; returns false if it was not a member.
     pub fn remove_member(&self, group_id: &str, user_id: &str) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
             params![group_id, user_id],
         )?;
@@ -616,7 +617,7 @@ impl WriteTx<'_> {
 
     /// Adds a role.
     pub fn insert_role(&self, r: &RoleRow, name_canon: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO roles (role_id, account_id, name, name_canon, path, trust_policy, description, max_session_duration, boundary_arn, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
@@ -637,7 +638,7 @@ impl WriteTx<'_> {
 
     /// Replaces a role's trust policy.
     pub fn update_trust_policy(&self, role_id: &str, doc: &str) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "UPDATE roles SET trust_policy = ?2 WHERE role_id = ?1",
             params![role_id, doc],
         )?;
@@ -651,7 +652,7 @@ impl WriteTx<'_> {
         description: &str,
         max_session_duration: i64,
     ) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "UPDATE roles SET description = ?2, max_session_duration = ?3 WHERE role_id = ?1",
             params![role_id, description, max_session_duration],
         )?;
@@ -663,13 +664,13 @@ impl WriteTx<'_> {
         self.delete_tags_of(EntityKind::Role, role_id)?;
         let n = self
             .conn
-            .execute("DELETE FROM roles WHERE role_id = ?1", params![role_id])?;
+            .execute_cached("DELETE FROM roles WHERE role_id = ?1", params![role_id])?;
         one(n, "role")
     }
 
     /// Adds an instance profile.
     pub fn insert_instance_profile(&self, p: &InstanceProfileRow, name_canon: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO instance_profiles (profile_id, account_id, name, name_canon, path, created_at, role_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![p.profile_id, p.account_id, p.name, name_canon, p.path, ts(p.created_at), p.role_id],
@@ -679,7 +680,7 @@ impl WriteTx<'_> {
 
     /// Sets or clears the role of an instance profile.
     pub fn set_profile_role(&self, profile_id: &str, role_id: Option<&str>) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "UPDATE instance_profiles SET role_id = ?2 WHERE profile_id = ?1",
             params![profile_id, role_id],
         )?;
@@ -688,7 +689,7 @@ impl WriteTx<'_> {
 
     /// Deletes an instance profile row.
     pub fn delete_instance_profile(&self, profile_id: &str) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "DELETE FROM instance_profiles WHERE profile_id = ?1",
             params![profile_id],
         )?;
@@ -702,7 +703,7 @@ impl WriteTx<'_> {
         name_canon: &str,
         first: &PolicyVersionRow,
     ) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO policies (policy_id, account_id, name, name_canon, path, arn, description, default_version, next_version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
@@ -724,7 +725,7 @@ impl WriteTx<'_> {
 
     /// Adds a version row.
     pub fn insert_policy_version(&self, policy_id: &str, v: &PolicyVersionRow) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO policy_versions (policy_id, version, document, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![policy_id, v.version, v.document, ts(v.created_at)],
         )?;
@@ -739,7 +740,7 @@ impl WriteTx<'_> {
         next_version: i64,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "UPDATE policies SET default_version = ?2, next_version = ?3, updated_at = ?4 WHERE policy_id = ?1",
             params![policy_id, default_version, next_version, ts(now)],
         )?;
@@ -748,7 +749,7 @@ impl WriteTx<'_> {
 
     /// Deletes one version row.
     pub fn delete_policy_version(&self, policy_id: &str, version: i64) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "DELETE FROM policy_versions WHERE policy_id = ?1 AND version = ?2",
             params![policy_id, version],
         )?;
@@ -757,11 +758,11 @@ impl WriteTx<'_> {
 
     /// Deletes a policy and all its versions.
     pub fn delete_policy(&self, policy_id: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "DELETE FROM policy_versions WHERE policy_id = ?1",
             params![policy_id],
         )?;
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "DELETE FROM policies WHERE policy_id = ?1",
             params![policy_id],
         )?;
@@ -770,7 +771,7 @@ impl WriteTx<'_> {
 
     /// Attaches a managed policy; returns false if it was attached already.
     pub fn attach(&self, kind: EntityKind, principal_id: &str, policy_arn: &str) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "INSERT OR IGNORE INTO attachments (principal_kind, principal_id, policy_arn) VALUES (?1, ?2, ?3)",
             params![kind.as_str(), principal_id, policy_arn],
         )?;
@@ -779,7 +780,7 @@ impl WriteTx<'_> {
 
     /// Detaches a managed policy; returns false if it was not attached.
     pub fn detach(&self, kind: EntityKind, principal_id: &str, policy_arn: &str) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "DELETE FROM attachments WHERE principal_kind = ?1 AND principal_id = ?2 AND policy_arn = ?3",
             params![kind.as_str(), principal_id, policy_arn],
         )?;
@@ -788,7 +789,7 @@ impl WriteTx<'_> {
 
     /// Detaches a managed policy from every entity.
     pub fn detach_everywhere(&self, policy_arn: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "DELETE FROM attachments WHERE policy_arn = ?1",
             params![policy_arn],
         )?;
@@ -804,7 +805,7 @@ impl WriteTx<'_> {
         name_canon: &str,
         doc: &str,
     ) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO inline_policies (principal_kind, principal_id, name, name_canon, document) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(principal_kind, principal_id, name_canon) DO UPDATE SET name = excluded.name, document = excluded.document",
             params![kind.as_str(), principal_id, name, name_canon, doc],
@@ -819,7 +820,7 @@ impl WriteTx<'_> {
         principal_id: &str,
         name_canon: &str,
     ) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "DELETE FROM inline_policies WHERE principal_kind = ?1 AND principal_id = ?2 AND name_canon = ?3",
             params![kind.as_str(), principal_id, name_canon],
         )?;
@@ -833,7 +834,7 @@ impl WriteTx<'_> {
         entity_id: &str,
         tags: &[(String, String, String)],
     ) -> Result<()> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "INSERT INTO tags (entity_kind, entity_id, key_canon, key, value) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(entity_kind, entity_id, key_canon) DO UPDATE SET key = excluded.key, value = excluded.value",
         )?;
@@ -850,7 +851,7 @@ impl WriteTx<'_> {
         entity_id: &str,
         key_canons: &[String],
     ) -> Result<()> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "DELETE FROM tags WHERE entity_kind = ?1 AND entity_id = ?2 AND key_canon = ?3",
         )?;
         for k in key_canons {
@@ -860,7 +861,7 @@ impl WriteTx<'_> {
     }
 
     fn delete_tags_of(&self, kind: EntityKind, entity_id: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "DELETE FROM tags WHERE entity_kind = ?1 AND entity_id = ?2",
             params![kind.as_str(), entity_id],
         )?;
@@ -869,7 +870,7 @@ impl WriteTx<'_> {
 
     /// Adds an access key.
     pub fn insert_access_key(&self, k: &AccessKeyRow) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO access_keys (access_key_id, account_id, user_id, status, created_at, sealed_secret)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![k.access_key_id, k.account_id, k.user_id, k.status.as_str(), ts(k.created_at), k.sealed_secret],
@@ -879,7 +880,7 @@ impl WriteTx<'_> {
 
     /// Sets a key's status.
     pub fn set_key_status(&self, access_key_id: &str, status: KeyStatus) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "UPDATE access_keys SET status = ?2 WHERE access_key_id = ?1",
             params![access_key_id, status.as_str()],
         )?;
@@ -894,7 +895,7 @@ impl WriteTx<'_> {
         service: &str,
         region: &str,
     ) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "UPDATE access_keys SET last_used_at = ?2, last_used_service = ?3, last_used_region = ?4 WHERE access_key_id = ?1",
             params![access_key_id, ts(at), service, region],
         )?;
@@ -903,7 +904,7 @@ impl WriteTx<'_> {
 
     /// Deletes a key.
     pub fn delete_access_key(&self, access_key_id: &str) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "DELETE FROM access_keys WHERE access_key_id = ?1",
             params![access_key_id],
         )?;

@@ -3,6 +3,7 @@
 
 use rusqlite::params;
 
+use super::CachedSql as _;
 use super::{ReadTx, WriteTx};
 use crate::error::Result;
 
@@ -22,7 +23,7 @@ pub struct SealedRow {
 impl ReadTx<'_> {
     /// Every access key's sealed secret.
     pub fn sealed_access_keys(&self) -> Result<Vec<SealedRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT access_key_id, account_id, user_id, sealed_secret FROM access_keys ORDER BY access_key_id",
         )?;
         let rows = st.query_map([], |r| {
@@ -38,7 +39,7 @@ impl ReadTx<'_> {
 
     /// Every MFA device's sealed seed.
     pub fn sealed_mfa_seeds(&self) -> Result<Vec<SealedRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT serial_number, account_id, sealed_seed FROM mfa_devices ORDER BY serial_number",
         )?;
         let rows = st.query_map([], |r| {
@@ -56,7 +57,7 @@ impl ReadTx<'_> {
 impl WriteTx<'_> {
     /// Replaces an access key's sealed secret.
     pub fn reseal_access_key(&self, access_key_id: &str, sealed: &[u8]) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "UPDATE access_keys SET sealed_secret = ?2 WHERE access_key_id = ?1",
             params![access_key_id, sealed],
         )?;
@@ -65,7 +66,7 @@ impl WriteTx<'_> {
 
     /// Replaces an MFA device's sealed seed.
     pub fn reseal_mfa_seed(&self, serial_number: &str, sealed: &[u8]) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "UPDATE mfa_devices SET sealed_seed = ?2 WHERE serial_number = ?1",
             params![serial_number, sealed],
         )?;
@@ -74,7 +75,7 @@ impl WriteTx<'_> {
 
     /// Replaces a signing key's sealed private half.
     pub fn reseal_signing_key(&self, kid: &str, sealed: &[u8]) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "UPDATE signing_keys SET sealed_private = ?2 WHERE kid = ?1",
             params![kid, sealed],
         )?;
@@ -88,7 +89,7 @@ impl WriteTx<'_> {
         public_key: &[u8],
         signature: &[u8],
     ) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "UPDATE audit_checkpoints SET public_key = ?2, signature = ?3 WHERE seq = ?1",
             params![seq, public_key, signature],
         )?;

@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::CachedSql as _;
 use super::{ReadTx, WriteTx, from_ts, ts};
 use crate::error::Result;
 
@@ -37,7 +38,7 @@ impl ReadTx<'_> {
     pub fn resource_policy(&self, resource_arn: &str) -> Result<Option<ResourcePolicyRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {COLS} FROM resource_policies WHERE resource_arn = ?1"),
                 params![resource_arn],
                 row,
@@ -48,7 +49,7 @@ impl ReadTx<'_> {
     /// Every resource policy of every account (loaded once per change into the
     /// authorization snapshot).
     pub fn all_resource_policies(&self) -> Result<Vec<ResourcePolicyRow>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLS} FROM resource_policies ORDER BY resource_arn"
         ))?;
         let rows = stmt.query_map([], row)?;
@@ -61,7 +62,7 @@ impl ReadTx<'_> {
         account_id: &str,
         prefix: &str,
     ) -> Result<Vec<ResourcePolicyRow>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLS} FROM resource_policies WHERE account_id = ?1
                AND substr(resource_arn, 1, length(?2)) = ?2 ORDER BY resource_arn"
         ))?;
@@ -72,7 +73,7 @@ impl ReadTx<'_> {
     /// The owners of policies on resources strictly under `resource_arn/`.
     pub fn resource_policy_owners_under(&self, resource_arn: &str) -> Result<Vec<String>> {
         let prefix = format!("{resource_arn}/");
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT DISTINCT account_id FROM resource_policies
               WHERE substr(resource_arn, 1, length(?1)) = ?1",
         )?;
@@ -90,7 +91,7 @@ impl WriteTx<'_> {
         document: &str,
         now: time::OffsetDateTime,
     ) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO resource_policies (resource_arn, account_id, document, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?4)
              ON CONFLICT(resource_arn) DO UPDATE SET document = excluded.document,
@@ -102,7 +103,7 @@ impl WriteTx<'_> {
 
     /// Deletes the policy on `resource_arn`; whether there was one.
     pub fn delete_resource_policy(&self, resource_arn: &str) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.conn.execute_cached(
             "DELETE FROM resource_policies WHERE resource_arn = ?1",
             params![resource_arn],
         )? > 0)

@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
+use super::CachedSql as _;
 use super::{ReadTx, WriteTx, ts};
 use crate::error::Result;
 
@@ -35,7 +36,7 @@ impl std::fmt::Debug for SigningKeyRow {
 impl ReadTx<'_> {
     /// Every signing key.
     pub fn signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT kid, public_key, sealed_private, created_at, retire_after, current FROM signing_keys ORDER BY created_at",
         )?;
         let rows = st.query_map([], |r| {
@@ -55,7 +56,7 @@ impl ReadTx<'_> {
     pub fn session_revocations(&self) -> Result<Vec<(String, String, i64)>> {
         let mut st = self
             .conn
-            .prepare("SELECT scope, subject, revoke_before FROM session_revocations")?;
+            .prepare_cached("SELECT scope, subject, revoke_before FROM session_revocations")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -64,7 +65,7 @@ impl ReadTx<'_> {
     pub fn revoked_tokens(&self, now: OffsetDateTime) -> Result<Vec<String>> {
         let mut st = self
             .conn
-            .prepare("SELECT token_id FROM revoked_tokens WHERE expires_at > ?1")?;
+            .prepare_cached("SELECT token_id FROM revoked_tokens WHERE expires_at > ?1")?;
         let rows = st.query_map(params![ts(now)], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -73,7 +74,7 @@ impl ReadTx<'_> {
     pub fn keys_version(&self) -> Result<i64> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT value FROM meta WHERE key = 'keys_version'",
                 [],
                 |r| r.get::<_, String>(0),
@@ -87,7 +88,7 @@ impl ReadTx<'_> {
     pub fn revocation_version(&self) -> Result<i64> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT value FROM meta WHERE key = 'revocation_version'",
                 [],
                 |r| r.get::<_, String>(0),
@@ -107,12 +108,12 @@ impl WriteTx<'_> {
         retire_others_after: Option<i64>,
     ) -> Result<()> {
         if k.current {
-            self.conn.execute(
+            self.conn.execute_cached(
                 "UPDATE signing_keys SET current = 0, retire_after = ?1 WHERE current = 1",
                 params![retire_others_after],
             )?;
         }
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO signing_keys (kid, public_key, sealed_private, created_at, retire_after, current) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![k.kid, k.public_key, k.sealed_private, k.created_at, k.retire_after, i64::from(k.current)],
         )?;
@@ -121,7 +122,7 @@ impl WriteTx<'_> {
 
     /// Marks the signing keys as changed, so other processes reload them.
     pub fn bump_keys_version(&self) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO meta (key, value) VALUES ('keys_version', '1')
              ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
             [],
@@ -131,7 +132,7 @@ impl WriteTx<'_> {
 
     /// Drops keys retired before `now`.
     pub fn prune_signing_keys(&self, now: OffsetDateTime) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "DELETE FROM signing_keys WHERE current = 0 AND retire_after IS NOT NULL AND retire_after <= ?1",
             params![ts(now)],
         )?;
@@ -139,7 +140,7 @@ impl WriteTx<'_> {
     }
 
     fn bump_revocations(&self) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO meta (key, value) VALUES ('revocation_version', '1')
              ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
             [],
@@ -149,7 +150,7 @@ impl WriteTx<'_> {
 
     /// Sets a revoke-before cut-off for a scope (`role`, `user`, `account`, `key`).
     pub fn revoke_before(&self, scope: &str, subject: &str, before: OffsetDateTime) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO session_revocations (scope, subject, revoke_before) VALUES (?1, ?2, ?3)
              ON CONFLICT(scope, subject) DO UPDATE SET revoke_before = MAX(revoke_before, excluded.revoke_before)",
             params![scope, subject, ts(before)],
@@ -159,7 +160,7 @@ impl WriteTx<'_> {
 
     /// Revokes one token until it would have expired anyway.
     pub fn revoke_token(&self, token_id: &str, expires_at: i64) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT OR IGNORE INTO revoked_tokens (token_id, expires_at) VALUES (?1, ?2)",
             params![token_id, expires_at],
         )?;

@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
+use super::CachedSql as _;
 use super::{ReadTx, WriteTx, from_ts, opt_ts, ts};
 use crate::error::{Error, Result};
 
@@ -127,7 +128,7 @@ impl ReadTx<'_> {
         name_canon: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuthEventRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT at, name_canon, event, actor FROM auth_events
              WHERE account_id = ?1 AND (?2 IS NULL OR name_canon = ?2) ORDER BY at DESC, rowid DESC LIMIT ?3",
         )?;
@@ -146,7 +147,7 @@ impl ReadTx<'_> {
     pub fn login_profile(&self, user_id: &str) -> Result<Option<LoginProfileRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT user_id, password_hash, password_reset_required, created_at, password_changed_at, password_last_used
                  FROM login_profiles WHERE user_id = ?1",
                 params![user_id],
@@ -159,7 +160,7 @@ impl ReadTx<'_> {
     pub fn root_password_changed_at(&self, account_id: &str) -> Result<Option<OffsetDateTime>> {
         let v: Option<Option<i64>> = self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT root_password_changed_at FROM accounts WHERE account_id = ?1",
                 params![account_id],
                 |r| r.get(0),
@@ -170,7 +171,7 @@ impl ReadTx<'_> {
 
     /// The newest `n` previous password hashes of a user (or of a root, by account id).
     pub fn password_history(&self, principal_id: &str, n: u32) -> Result<Vec<String>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT password_hash FROM password_history WHERE principal_id = ?1 ORDER BY changed_at DESC, rowid DESC LIMIT ?2",
         )?;
         let rows = st.query_map(params![principal_id, n], |r| r.get(0))?;
@@ -181,7 +182,7 @@ impl ReadTx<'_> {
     pub fn password_policy(&self, account_id: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT policy FROM password_policies WHERE account_id = ?1",
                 params![account_id],
                 |r| r.get(0),
@@ -193,7 +194,7 @@ impl ReadTx<'_> {
     pub fn mfa_device(&self, serial_number: &str) -> Result<Option<MfaDeviceRow>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {MFA_COLS} FROM mfa_devices WHERE serial_number = ?1"),
                 params![serial_number],
                 mfa_row,
@@ -203,7 +204,7 @@ impl ReadTx<'_> {
 
     /// The MFA devices of an account.
     pub fn mfa_devices(&self, account_id: &str) -> Result<Vec<MfaDeviceRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {MFA_COLS} FROM mfa_devices WHERE account_id = ?1 ORDER BY serial_number"
         ))?;
         let rows = st.query_map(params![account_id], mfa_row)?;
@@ -212,7 +213,7 @@ impl ReadTx<'_> {
 
     /// The MFA devices enabled for a user.
     pub fn mfa_devices_for_user(&self, user_id: &str) -> Result<Vec<MfaDeviceRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT {MFA_COLS} FROM mfa_devices WHERE user_id = ?1 ORDER BY serial_number"
         ))?;
         let rows = st.query_map(params![user_id], mfa_row)?;
@@ -223,7 +224,7 @@ impl ReadTx<'_> {
     pub fn lockout(&self, account_id: &str, name_canon: &str) -> Result<LockoutRow> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT failures, window_start, locked_until FROM lockouts WHERE account_id = ?1 AND name_canon = ?2",
                 params![account_id, name_canon],
                 |r| {
@@ -242,7 +243,7 @@ impl ReadTx<'_> {
     pub fn credential_report(&self, account_id: &str) -> Result<Option<(OffsetDateTime, String)>> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT generated_at, content FROM credential_reports WHERE account_id = ?1",
                 params![account_id],
                 |r| Ok((from_ts(r.get(0)?)?, r.get(1)?)),
@@ -261,7 +262,7 @@ impl WriteTx<'_> {
         event: &str,
         actor: &str,
     ) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO auth_events (at, account_id, name_canon, event, actor) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![ts(at), account_id, name_canon, event, actor],
         )?;
@@ -270,7 +271,7 @@ impl WriteTx<'_> {
 
     /// Creates or replaces a login profile.
     pub fn put_login_profile(&self, p: &LoginProfileRow) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO login_profiles (user_id, password_hash, password_reset_required, created_at, password_changed_at, password_last_used)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(user_id) DO UPDATE SET password_hash = excluded.password_hash,
@@ -291,7 +292,7 @@ impl WriteTx<'_> {
 
     /// Deletes a login profile; returns false if there was none.
     pub fn delete_login_profile(&self, user_id: &str) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.conn.execute_cached(
             "DELETE FROM login_profiles WHERE user_id = ?1",
             params![user_id],
         )? == 1)
@@ -299,7 +300,7 @@ impl WriteTx<'_> {
 
     /// Records a successful sign-in.
     pub fn touch_login_profile(&self, user_id: &str, at: OffsetDateTime) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "UPDATE login_profiles SET password_last_used = ?2 WHERE user_id = ?1",
             params![user_id, ts(at)],
         )?;
@@ -313,7 +314,7 @@ impl WriteTx<'_> {
         hash: &str,
         at: OffsetDateTime,
     ) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn.execute_cached(
             "UPDATE accounts SET root_password_hash = ?2, root_password_changed_at = ?3 WHERE account_id = ?1",
             params![account_id, hash, ts(at)],
         )?;
@@ -331,11 +332,11 @@ impl WriteTx<'_> {
         hash: &str,
         at: OffsetDateTime,
     ) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO password_history (principal_id, password_hash, changed_at) VALUES (?1, ?2, ?3)",
             params![principal_id, hash, ts(at)],
         )?;
-        self.conn.execute(
+        self.conn.execute_cached(
             "DELETE FROM password_history WHERE principal_id = ?1 AND rowid NOT IN
                (SELECT rowid FROM password_history WHERE principal_id = ?1 ORDER BY changed_at DESC, rowid DESC LIMIT 24)",
             params![principal_id],
@@ -345,7 +346,7 @@ impl WriteTx<'_> {
 
     /// Forgets a principal's password history.
     pub fn clear_password_history(&self, principal_id: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "DELETE FROM password_history WHERE principal_id = ?1",
             params![principal_id],
         )?;
@@ -356,7 +357,7 @@ impl WriteTx<'_> {
     pub fn set_password_policy(&self, account_id: &str, policy: Option<&str>) -> Result<bool> {
         Ok(match policy {
             Some(p) => {
-                self.conn.execute(
+                self.conn.execute_cached(
                     "INSERT INTO password_policies (account_id, policy) VALUES (?1, ?2)
                      ON CONFLICT(account_id) DO UPDATE SET policy = excluded.policy",
                     params![account_id, p],
@@ -364,7 +365,7 @@ impl WriteTx<'_> {
                 true
             }
             None => {
-                self.conn.execute(
+                self.conn.execute_cached(
                     "DELETE FROM password_policies WHERE account_id = ?1",
                     params![account_id],
                 )? == 1
@@ -374,7 +375,7 @@ impl WriteTx<'_> {
 
     /// Adds an MFA device.
     pub fn insert_mfa_device(&self, d: &MfaDeviceRow) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             &format!("INSERT INTO mfa_devices ({MFA_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
             params![
                 d.serial_number,
@@ -401,7 +402,7 @@ impl WriteTx<'_> {
         enabled_at: Option<OffsetDateTime>,
         last_step: Option<i64>,
     ) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "UPDATE mfa_devices SET user_id = ?2, root = ?3, enabled_at = ?4, last_step = ?5 WHERE serial_number = ?1",
             params![serial_number, user_id, i64::from(root), enabled_at.map(ts), last_step],
         )?;
@@ -411,7 +412,7 @@ impl WriteTx<'_> {
     /// Records the last accepted TOTP step, only if it moves forward. Returns false when
     /// another request accepted the same or a later step first (a replay).
     pub fn advance_mfa_step(&self, serial_number: &str, step: i64) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.conn.execute_cached(
             "UPDATE mfa_devices SET last_step = ?2 WHERE serial_number = ?1 AND (last_step IS NULL OR last_step < ?2)",
             params![serial_number, step],
         )? == 1)
@@ -419,7 +420,7 @@ impl WriteTx<'_> {
 
     /// Deletes an MFA device.
     pub fn delete_mfa_device(&self, serial_number: &str) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.conn.execute_cached(
             "DELETE FROM mfa_devices WHERE serial_number = ?1",
             params![serial_number],
         )? == 1)
@@ -427,7 +428,7 @@ impl WriteTx<'_> {
 
     /// Stores a lockout counter.
     pub fn put_lockout(&self, account_id: &str, name_canon: &str, l: &LockoutRow) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO lockouts (account_id, name_canon, failures, window_start, locked_until) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(account_id, name_canon) DO UPDATE SET failures = excluded.failures,
                 window_start = excluded.window_start, locked_until = excluded.locked_until",
@@ -438,7 +439,7 @@ impl WriteTx<'_> {
 
     /// Clears a lockout counter.
     pub fn clear_lockout(&self, account_id: &str, name_canon: &str) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.conn.execute_cached(
             "DELETE FROM lockouts WHERE account_id = ?1 AND name_canon = ?2",
             params![account_id, name_canon],
         )? == 1)
@@ -451,7 +452,7 @@ impl WriteTx<'_> {
         at: OffsetDateTime,
         content: &str,
     ) -> Result<()> {
-        self.conn.execute(
+        self.conn.execute_cached(
             "INSERT INTO credential_reports (account_id, generated_at, content) VALUES (?1, ?2, ?3)
              ON CONFLICT(account_id) DO UPDATE SET generated_at = excluded.generated_at, content = excluded.content",
             params![account_id, ts(at), content],
