@@ -95,6 +95,17 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<AccessKeyRow> {
     })
 }
 
+fn users_page_sql() -> String {
+    format!(
+        "SELECT {USER_COLS} FROM users WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' AND name_canon >= ?3 ORDER BY name_canon LIMIT ?4"
+    )
+}
+
+/// A row limit as SQLite's integer (saturating; page sizes are at most 1,001).
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` prefix match.
 fn like_prefix(prefix: &str) -> String {
     let mut s = String::with_capacity(prefix.len() + 1);
@@ -211,6 +222,36 @@ impl ReadTx<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// One keyset page of [`users`](Self::users): at most `limit` users whose canonical
+    /// name is `>= from`, by canonical name (served by the `(account_id, name_canon)`
+    /// unique index, so a page costs O(`limit`), not O(users)).
+    pub fn users_page(
+        &self,
+        account_id: &str,
+        path_prefix: &str,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<UserRow>> {
+        let mut st = self.conn.prepare_cached(&users_page_sql())?;
+        let rows = st.query_map(
+            params![account_id, like_prefix(path_prefix), from, sql_limit(limit)],
+            user_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// SQLite's plan for [`users_page`](Self::users_page), one line per step.
+    #[cfg(test)]
+    pub(crate) fn explain_users_page(&self) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", users_page_sql()))?;
+        let rows = st.query_map(params!["123456789012", "/%", "", 101_i64], |r| {
+            r.get::<_, String>(3)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     // ---- groups ----
 
     /// A group by canonical name.
@@ -233,6 +274,24 @@ impl ReadTx<'_> {
             "SELECT {GROUP_COLS} FROM groups WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![account_id, like_prefix(path_prefix)], group_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One keyset page of [`groups`](Self::groups) (see [`users_page`](Self::users_page)).
+    pub fn groups_page(
+        &self,
+        account_id: &str,
+        path_prefix: &str,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<GroupRow>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {GROUP_COLS} FROM groups WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' AND name_canon >= ?3 ORDER BY name_canon LIMIT ?4"
+        ))?;
+        let rows = st.query_map(
+            params![account_id, like_prefix(path_prefix), from, sql_limit(limit)],
+            group_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -290,6 +349,24 @@ impl ReadTx<'_> {
             "SELECT {ROLE_COLS} FROM roles WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![account_id, like_prefix(path_prefix)], role_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One keyset page of [`roles`](Self::roles) (see [`users_page`](Self::users_page)).
+    pub fn roles_page(
+        &self,
+        account_id: &str,
+        path_prefix: &str,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<RoleRow>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {ROLE_COLS} FROM roles WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' AND name_canon >= ?3 ORDER BY name_canon LIMIT ?4"
+        ))?;
+        let rows = st.query_map(
+            params![account_id, like_prefix(path_prefix), from, sql_limit(limit)],
+            role_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
