@@ -4,12 +4,15 @@
 //! the same work (no timing assertion needed).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use super::password::{PasswordParams, hash_password, verify_password};
 use crate::clock::Random;
 use crate::error::{Error, Result};
 use crate::model::SecretString;
+
+/// Sign-ins admitted to the blocking pool per argon2 permit (see [`HashPool::admission`]).
+const ADMITTED_PER_PERMIT: usize = 2;
 
 /// The pool.
 pub struct HashPool {
@@ -19,6 +22,7 @@ pub struct HashPool {
     verifications: AtomicU64,
     real_verifications: AtomicU64,
     dummy: OnceLock<String>,
+    admission: Arc<tokio::sync::Semaphore>,
 }
 
 struct Permit<'a>(&'a HashPool);
@@ -42,7 +46,20 @@ impl HashPool {
             verifications: AtomicU64::new(0),
             real_verifications: AtomicU64::new(0),
             dummy: OnceLock::new(),
+            admission: Arc::new(tokio::sync::Semaphore::new(
+                permits.max(1).saturating_mul(ADMITTED_PER_PERMIT),
+            )),
         }
+    }
+
+    /// The gate an async caller (the login endpoint) passes before it takes a blocking
+    /// thread for a sign-in: twice as many sign-ins as hash permits, so one sign-in's
+    /// store writes overlap another's hashing while the rest wait as cheap async tasks.
+    /// Without it a flood of sign-ins parks one blocking thread per request on the pool
+    /// (up to tokio's 512), and a request the server sheds after its timeout still runs
+    /// its argon2 verification later, for an answer nobody reads.
+    pub fn admission(&self) -> Arc<tokio::sync::Semaphore> {
+        Arc::clone(&self.admission)
     }
 
     fn acquire(&self) -> Result<Permit<'_>> {
@@ -172,5 +189,17 @@ mod tests {
         }
         assert_eq!(*pool.permits.lock().unwrap(), 1);
         assert_eq!(pool.verifications(), 8);
+    }
+
+    #[test]
+    fn admission_admits_twice_the_hash_permits() {
+        assert_eq!(HashPool::new(2, cheap()).admission().available_permits(), 4);
+        assert_eq!(HashPool::new(0, cheap()).admission().available_permits(), 2);
+        let pool = HashPool::new(1, cheap());
+        let gate = pool.admission();
+        let held = Arc::clone(&gate).try_acquire_many_owned(2).unwrap();
+        assert!(pool.admission().try_acquire().is_err(), "one gate, shared");
+        drop(held);
+        assert!(pool.admission().try_acquire().is_ok());
     }
 }
