@@ -2,8 +2,9 @@
 # Login flood (issue 10): USERS users with a password and a virtual MFA device sign in
 # at once from CLIENTS concurrent clients (password + TOTP through /vault/v1/login,
 # spread over loopback source addresses as `run --scenario login` does), RUNS times,
-# each run next to the raw argon2id verification rate of this machine
-# (`iamvault-bench argon2-rate`, one thread per CPU). Prints the server's VmRSS/VmHWM
+# each run between two measurements of the raw argon2id verification rate of this
+# machine (`iamvault-bench argon2-rate`, one thread per CPU, 5 s each; the ratio uses
+# their mean, since a shared machine's rate drifts). Prints the server's VmRSS/VmHWM
 # after each run.
 #
 #   bench/login-flood.sh
@@ -44,10 +45,16 @@ echo "== setup: $USERS login users"
 "$BENCH" setup --endpoint "$VAULT" --state "$OUT/state.json" --max-clients 1 --login-users "$USERS"
 grep -E 'VmRSS|VmHWM' "/proc/$PID/status" | tr -s ' \t' ' ' | sed 's/^/after setup: /'
 
+rate() { "$BENCH" argon2-rate --threads "$THREADS" | tee -a "$OUT/argon2.txt" | awk '{print $(NF-1)}'; }
 for i in $(seq 1 "$RUNS"); do
     echo "== run $i"
-    "$BENCH" argon2-rate --threads "$THREADS" | tee -a "$OUT/argon2.txt"
+    before=$(rate)
     "$BENCH" run --endpoint "$VAULT" --state "$OUT/state.json" --label iamvault \
         --scenario login --clients "$CLIENTS" --duration 60 --json-out "$OUT/results.jsonl" \
-        --server-pid "$PID" --quiet
+        --server-pid "$PID" --quiet | tee "$OUT/run-$i.txt"
+    after=$(rate)
+    logins=$(sed -n 's/.* = \([0-9.]*\) ops\/s.*/\1/p' "$OUT/run-$i.txt")
+    python3 -c 'import sys; b, a, l = map(float, sys.argv[1:]); m = (b + a) / 2; print(f"run '"$i"': raw argon2 {b:.1f} / {a:.1f} per s (mean {m:.1f}), logins {l:.1f} per s = {100 * l / m:.0f} % of raw")' \
+        "$before" "$after" "$logins" | tee -a "$OUT/summary.txt"
 done
+grep -E 'VmRSS|VmHWM' "/proc/$PID/status" | tr -s ' \t' ' ' | sed 's/^/at the end: /' | tee -a "$OUT/summary.txt"

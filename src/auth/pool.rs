@@ -6,7 +6,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-use super::password::{PasswordParams, hash_password, verify_password};
+use super::password::{
+    PasswordParams, Scratch, hash_password, hash_password_in, verify_password_in,
+};
 use crate::clock::Random;
 use crate::error::{Error, Result};
 use crate::model::SecretString;
@@ -22,6 +24,8 @@ pub struct HashPool {
     verifications: AtomicU64,
     real_verifications: AtomicU64,
     dummy: OnceLock<String>,
+    /// argon2 working memory, one per permit at most, reused by verifications.
+    scratch: Mutex<Vec<Scratch>>,
     admission: Arc<tokio::sync::Semaphore>,
 }
 
@@ -46,6 +50,7 @@ impl HashPool {
             verifications: AtomicU64::new(0),
             real_verifications: AtomicU64::new(0),
             dummy: OnceLock::new(),
+            scratch: Mutex::new(Vec::new()),
             admission: Arc::new(tokio::sync::Semaphore::new(
                 permits.max(1).saturating_mul(ADMITTED_PER_PERMIT),
             )),
@@ -85,7 +90,23 @@ impl HashPool {
     /// Hashes a password.
     pub fn hash(&self, rng: &dyn Random, password: &SecretString) -> Result<String> {
         let _permit = self.acquire()?;
-        hash_password(rng, password, self.params)
+        self.with_scratch(|scratch| hash_password_in(rng, password, self.params, scratch))?
+    }
+
+    /// Runs `f` with a scratch, taken by a permit holder (there are never more than
+    /// permits of them) and given back; none is ever freed, so the pool's argon2 memory
+    /// stays at permits × m_cost however many threads hash or verify.
+    fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch) -> T) -> Result<T> {
+        let poisoned = || Error::Internal("the hash pool is poisoned".into());
+        let mut scratch = self
+            .scratch
+            .lock()
+            .map_err(|_| poisoned())?
+            .pop()
+            .unwrap_or_default();
+        let out = f(&mut scratch);
+        self.scratch.lock().map_err(|_| poisoned())?.push(scratch);
+        Ok(out)
     }
 
     /// Verifies a password against a PHC string.
@@ -97,7 +118,7 @@ impl HashPool {
     fn verify_inner(&self, password: &SecretString, phc: &str) -> Result<bool> {
         let _permit = self.acquire()?;
         self.verifications.fetch_add(1, Ordering::Relaxed);
-        Ok(verify_password(password, phc))
+        self.with_scratch(|scratch| verify_password_in(password, phc, scratch))
     }
 
     /// Verifies against a dummy hash of the same cost and returns false: the work an
