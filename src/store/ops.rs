@@ -95,6 +95,8 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<AccessKeyRow> {
     })
 }
 
+const BOUNDARY_USAGE_SQL: &str = "SELECT (SELECT count(*) FROM users WHERE boundary_arn = ?1) + (SELECT count(*) FROM roles WHERE boundary_arn = ?1)";
+
 fn users_page_sql() -> String {
     format!(
         "SELECT {USER_COLS} FROM users WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' AND name_canon >= ?3 ORDER BY name_canon LIMIT ?4"
@@ -506,11 +508,22 @@ impl ReadTx<'_> {
 
     /// How many entities use a managed policy as their permissions boundary.
     pub fn boundary_usage_count(&self, policy_arn: &str) -> Result<i64> {
-        Ok(self.conn.query_row(
-            "SELECT (SELECT count(*) FROM users WHERE boundary_arn = ?1) + (SELECT count(*) FROM roles WHERE boundary_arn = ?1)",
-            params![policy_arn],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .prepare_cached(BOUNDARY_USAGE_SQL)?
+            .query_row(params![policy_arn], |r| r.get(0))?)
+    }
+
+    /// SQLite's plan for [`boundary_usage_count`](Self::boundary_usage_count).
+    #[cfg(test)]
+    pub(crate) fn explain_boundary_usage(&self) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {BOUNDARY_USAGE_SQL}"))?;
+        let rows = st.query_map(params!["arn:aws:iam::123456789012:policy/b"], |r| {
+            r.get::<_, String>(3)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The inline policies of an entity, by name.

@@ -198,3 +198,24 @@ fn users_page_uses_the_name_index() {
     );
     assert!(plan.iter().any(|l| l.contains("INDEX")), "{plan:?}");
 }
+
+#[test]
+fn boundary_usage_is_an_index_lookup() {
+    let s = store();
+    let r = s.read().unwrap();
+    let plan = r.explain_boundary_usage().unwrap();
+    assert!(
+        plan.iter().any(|l| l.contains("users_boundary")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter().any(|l| l.contains("roles_boundary")),
+        "{plan:?}"
+    );
+    // "SCAN CONSTANT ROW" is the outer SELECT of two scalars, not a table scan.
+    assert!(
+        plan.iter()
+            .all(|l| !l.starts_with("SCAN users") && !l.starts_with("SCAN roles")),
+        "{plan:?}"
+    );
+}
