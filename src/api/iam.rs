@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::paginate::{page_request, page_result};
 use super::{ActionResult, Api, Call, WireError, paginate};
 use crate::auth::PasswordPolicyUpdate;
 use crate::error::Error;
@@ -71,15 +72,13 @@ pub fn dispatch(c: &Call<'_>, action: &str) -> ActionResult {
             )?,
         ),
         "GetUser" => obj("User", v.get_user(who, ctx, p.get("UserName"))?),
-        "ListUsers" => paginate(
-            v.list_users(who, ctx, p.get("PathPrefix"))?
-                .into_iter()
-                .map(to_value)
-                .collect::<Result<_, _>>()?,
-            "UserName",
-            p,
-            "Users",
-        ),
+        "ListUsers" => {
+            let page = page_request(p)?;
+            page_result(
+                v.list_users_page(who, ctx, p.get("PathPrefix"), &page)?,
+                "Users",
+            )
+        }
         "UpdateUser" => {
             v.update_user(
                 who,
@@ -132,15 +131,13 @@ pub fn dispatch(c: &Call<'_>, action: &str) -> ActionResult {
             }
             Ok(out)
         }
-        "ListGroups" => paginate(
-            v.list_groups(who, ctx, p.get("PathPrefix"))?
-                .into_iter()
-                .map(to_value)
-                .collect::<Result<_, _>>()?,
-            "GroupName",
-            p,
-            "Groups",
-        ),
+        "ListGroups" => {
+            let page = page_request(p)?;
+            page_result(
+                v.list_groups_page(who, ctx, p.get("PathPrefix"), &page)?,
+                "Groups",
+            )
+        }
         "DeleteGroup" => {
             v.delete_group(who, ctx, p.required("GroupName")?, false)?;
             Ok(None)
@@ -183,15 +180,13 @@ pub fn dispatch(c: &Call<'_>, action: &str) -> ActionResult {
             )
         }
         "GetRole" => obj("Role", v.get_role(who, ctx, p.required("RoleName")?)?),
-        "ListRoles" => paginate(
-            v.list_roles(who, ctx, p.get("PathPrefix"))?
-                .into_iter()
-                .map(to_value)
-                .collect::<Result<_, _>>()?,
-            "RoleName",
-            p,
-            "Roles",
-        ),
+        "ListRoles" => {
+            let page = page_request(p)?;
+            page_result(
+                v.list_roles_page(who, ctx, p.get("PathPrefix"), &page)?,
+                "Roles",
+            )
+        }
         "UpdateRole" => {
             v.update_role(
                 who,

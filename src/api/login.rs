@@ -125,9 +125,16 @@ pub async fn handler(
             r#"{"error":"Throttling"}"#.to_owned(),
         );
     }
+    // Wait for admission as an async task: a flood queues here, not as hundreds of parked
+    // blocking threads, and a request shed by the timeout while waiting never starts its
+    // argon2 work. The permit moves into the blocking task and lives as long as it runs.
+    let Ok(admitted) = st.vault.hash_pool().admission().acquire_owned().await else {
+        return failed();
+    };
     let st2 = Arc::clone(&st);
     let user_agent = super::user_agent(&headers);
     let result = tokio::task::spawn_blocking(move || {
+        let _admitted = admitted;
         let guard = crate::service::audit_begin(crate::service::AuditContext {
             request_id: st2.request_id(),
             account: req.account_id.chars().take(64).collect(),

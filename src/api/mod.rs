@@ -10,6 +10,7 @@ mod iam;
 mod instances;
 pub mod login;
 mod metrics;
+mod paginate;
 pub mod query;
 mod sts;
 #[cfg(test)]
@@ -32,6 +33,7 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::service::{AuditPending, Caller, RequestContext, Vault};
 use crate::sigv4::SigningKeyCache;
+pub use paginate::paginate;
 
 /// Largest request body accepted (a policy document URL-encoded fits easily).
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -446,7 +448,7 @@ fn handle(
         _ => {
             let want = if api == Api::Sts { "sts" } else { "iam" };
             if let Err(e) = authn.require_service(want) {
-                return (api, action, Err(e.into()));
+                return (api, action, Err(e.into()), AuditPending::done());
             }
         }
     }
@@ -564,46 +566,4 @@ pub(crate) fn audited<T>(
         Ok(()) => result,
         Err(e) => Err(audit_failure(&e)),
     }
-}
-
-/// Marker/MaxItems pagination over a list sorted by `key` (case-insensitively): the
-/// marker is the key of the first item of the next page.
-pub fn paginate(
-    mut items: Vec<Value>,
-    key: &str,
-    params: &query::Params,
-    field: &str,
-) -> ActionResult {
-    let max = params.int("MaxItems")?.unwrap_or(100);
-    if !(1..=1000).contains(&max) {
-        return Err(Error::Validation(format!(
-            "1 validation error detected: value `{max}` at `maxItems` failed to satisfy constraint: member must have value between 1 and 1000"
-        ))
-        .into());
-    }
-    let marker = params.get("Marker").map(str::to_ascii_lowercase);
-    let sort_key = |v: &Value| {
-        v.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_ascii_lowercase()
-    };
-    items.sort_by_key(sort_key);
-    let start = match &marker {
-        Some(m) => items
-            .iter()
-            .position(|v| sort_key(v) >= *m)
-            .unwrap_or(items.len()),
-        None => 0,
-    };
-    let max = usize::try_from(max).unwrap_or(100);
-    let page: Vec<Value> = items.iter().skip(start).take(max).cloned().collect();
-    let next = items.get(start + max).map(sort_key);
-    let mut out = serde_json::Map::new();
-    out.insert(field.to_owned(), Value::Array(page));
-    out.insert("IsTruncated".into(), Value::Bool(next.is_some()));
-    if let Some(n) = next {
-        out.insert("Marker".into(), Value::String(n));
-    }
-    Ok(Some(Value::Object(out)))
 }

@@ -4,12 +4,17 @@
 //! the same work (no timing assertion needed).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-use super::password::{PasswordParams, hash_password, verify_password};
+use super::password::{
+    PasswordParams, Scratch, hash_password, hash_password_in, verify_password_in,
+};
 use crate::clock::Random;
 use crate::error::{Error, Result};
 use crate::model::SecretString;
+
+/// Sign-ins admitted to the blocking pool per argon2 permit (see [`HashPool::admission`]).
+const ADMITTED_PER_PERMIT: usize = 2;
 
 /// The pool.
 pub struct HashPool {
@@ -19,6 +24,9 @@ pub struct HashPool {
     verifications: AtomicU64,
     real_verifications: AtomicU64,
     dummy: OnceLock<String>,
+    /// argon2 working memory, one per permit at most, reused by verifications.
+    scratch: Mutex<Vec<Scratch>>,
+    admission: Arc<tokio::sync::Semaphore>,
 }
 
 struct Permit<'a>(&'a HashPool);
@@ -42,7 +50,21 @@ impl HashPool {
             verifications: AtomicU64::new(0),
             real_verifications: AtomicU64::new(0),
             dummy: OnceLock::new(),
+            scratch: Mutex::new(Vec::new()),
+            admission: Arc::new(tokio::sync::Semaphore::new(
+                permits.max(1).saturating_mul(ADMITTED_PER_PERMIT),
+            )),
         }
+    }
+
+    /// The gate an async caller (the login endpoint) passes before it takes a blocking
+    /// thread for a sign-in: twice as many sign-ins as hash permits, so one sign-in's
+    /// store writes overlap another's hashing while the rest wait as cheap async tasks.
+    /// Without it a flood of sign-ins parks one blocking thread per request on the pool
+    /// (up to tokio's 512), and a request the server sheds after its timeout still runs
+    /// its argon2 verification later, for an answer nobody reads.
+    pub fn admission(&self) -> Arc<tokio::sync::Semaphore> {
+        Arc::clone(&self.admission)
     }
 
     fn acquire(&self) -> Result<Permit<'_>> {
@@ -68,7 +90,23 @@ impl HashPool {
     /// Hashes a password.
     pub fn hash(&self, rng: &dyn Random, password: &SecretString) -> Result<String> {
         let _permit = self.acquire()?;
-        hash_password(rng, password, self.params)
+        self.with_scratch(|scratch| hash_password_in(rng, password, self.params, scratch))?
+    }
+
+    /// Runs `f` with a scratch, taken by a permit holder (there are never more than
+    /// permits of them) and given back; none is ever freed, so the pool's argon2 memory
+    /// stays at permits × m_cost however many threads hash or verify.
+    fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch) -> T) -> Result<T> {
+        let poisoned = || Error::Internal("the hash pool is poisoned".into());
+        let mut scratch = self
+            .scratch
+            .lock()
+            .map_err(|_| poisoned())?
+            .pop()
+            .unwrap_or_default();
+        let out = f(&mut scratch);
+        self.scratch.lock().map_err(|_| poisoned())?.push(scratch);
+        Ok(out)
     }
 
     /// Verifies a password against a PHC string.
@@ -80,7 +118,7 @@ impl HashPool {
     fn verify_inner(&self, password: &SecretString, phc: &str) -> Result<bool> {
         let _permit = self.acquire()?;
         self.verifications.fetch_add(1, Ordering::Relaxed);
-        Ok(verify_password(password, phc))
+        self.with_scratch(|scratch| verify_password_in(password, phc, scratch))
     }
 
     /// Verifies against a dummy hash of the same cost and returns false: the work an
@@ -172,5 +210,17 @@ mod tests {
         }
         assert_eq!(*pool.permits.lock().unwrap(), 1);
         assert_eq!(pool.verifications(), 8);
+    }
+
+    #[test]
+    fn admission_admits_twice_the_hash_permits() {
+        assert_eq!(HashPool::new(2, cheap()).admission().available_permits(), 4);
+        assert_eq!(HashPool::new(0, cheap()).admission().available_permits(), 2);
+        let pool = HashPool::new(1, cheap());
+        let gate = pool.admission();
+        let held = Arc::clone(&gate).try_acquire_many_owned(2).unwrap();
+        assert!(pool.admission().try_acquire().is_err(), "one gate, shared");
+        drop(held);
+        assert!(pool.admission().try_acquire().is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! Groups: create, get, list, delete, membership.
 
+use super::page::{Page, PageRequest};
 use super::users::{arn_for as user_arn_for, to_user};
 use super::{
     Caller, Group, GroupWithUsers, RequestContext, Vault, name, no_such, refuse_dependents,
@@ -122,6 +123,36 @@ impl Vault {
             .into_iter()
             .map(to_group)
             .collect())
+    }
+
+    /// One page of ListGroups, read from the store by keyset (see
+    /// [`list_users_page`](Self::list_users_page)).
+    pub fn list_groups_page(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Group>> {
+        let prefix = path_prefix
+            .map(PolicyPath::parse_prefix)
+            .transpose()?
+            .unwrap_or_else(|| "/".into());
+        let tx = self.store().read()?;
+        self.authorize(
+            &tx,
+            caller,
+            "iam:ListGroups",
+            &format!("arn:aws:iam::{}:group{}", caller.account, prefix),
+            ctx,
+        )?;
+        let rows = tx.groups_page(caller.account.as_str(), &prefix, page.from(), page.fetch())?;
+        Ok(Page::cut(
+            rows,
+            page,
+            |g| g.name.to_ascii_lowercase(),
+            to_group,
+        ))
     }
 
     /// DeleteGroup. Members and policies block it unless `force`.

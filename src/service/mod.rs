@@ -13,6 +13,7 @@ mod init;
 mod instances;
 mod keys;
 mod mfa;
+mod page;
 mod policies;
 mod profiles;
 mod rekey;
@@ -49,6 +50,7 @@ pub use init::{
 pub use instances::{INSTANCE_CLOCK_WINDOW, InstanceInfo, instance_request_message};
 pub use keys::{MAX_KEYS_PER_USER, parse_status};
 pub use mfa::{MAX_MFA_DEVICES, MfaDevice, NewVirtualMfaDevice, VirtualMfaDevice};
+pub use page::{Page, PageRequest};
 pub use policies::{DocumentKind, PolicyScope};
 pub use rekey::{RekeyReport, SERVE_LOCK_FILE, lock_data_dir};
 pub use reports::{CredentialReport, REPORT_MAX_AGE};

@@ -1,6 +1,7 @@
 //! Roles: create with a trust policy, get, list, update, delete, tag.
 
 use super::authz::request_tag_keys;
+use super::page::{Page, PageRequest};
 use super::policies::{DocumentKind, check_document};
 use super::users::{check_tag_limit, tag_rows};
 use super::{
@@ -193,6 +194,36 @@ impl Vault {
             .into_iter()
             .map(|r| to_role(r, Vec::new()))
             .collect())
+    }
+
+    /// One page of ListRoles, read from the store by keyset (see
+    /// [`list_users_page`](Self::list_users_page)).
+    pub fn list_roles_page(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Role>> {
+        let prefix = path_prefix
+            .map(PolicyPath::parse_prefix)
+            .transpose()?
+            .unwrap_or_else(|| "/".into());
+        let tx = self.store().read()?;
+        self.authorize(
+            &tx,
+            caller,
+            "iam:ListRoles",
+            &format!("arn:aws:iam::{}:role{}", caller.account, prefix),
+            ctx,
+        )?;
+        let rows = tx.roles_page(caller.account.as_str(), &prefix, page.from(), page.fetch())?;
+        Ok(Page::cut(
+            rows,
+            page,
+            |r| r.name.to_ascii_lowercase(),
+            |r| to_role(r, Vec::new()),
+        ))
     }
 
     /// UpdateRole: description and/or maximum session duration.

@@ -1,6 +1,7 @@
 //! Users: create, get, list, update, delete, tag.
 
 use super::authz::request_tag_keys;
+use super::page::{Page, PageRequest};
 use super::{
     Caller, PermissionsBoundary, RequestContext, User, Vault, name, no_such, refuse_dependents,
     require_account,
@@ -205,6 +206,36 @@ impl Vault {
             .into_iter()
             .map(|u| to_user(u, Vec::new()))
             .collect())
+    }
+
+    /// One page of ListUsers, optionally under a path prefix, read from the store by
+    /// keyset (the caller needs `iam:ListUsers` as for [`list_users`](Self::list_users)).
+    pub fn list_users_page(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<User>> {
+        let prefix = path_prefix
+            .map(PolicyPath::parse_prefix)
+            .transpose()?
+            .unwrap_or_else(|| "/".into());
+        let tx = self.store().read()?;
+        self.authorize(
+            &tx,
+            caller,
+            "iam:ListUsers",
+            &format!("arn:aws:iam::{}:user{}", caller.account, prefix),
+            ctx,
+        )?;
+        let rows = tx.users_page(caller.account.as_str(), &prefix, page.from(), page.fetch())?;
+        Ok(Page::cut(
+            rows,
+            page,
+            |u| u.name.to_ascii_lowercase(),
+            |u| to_user(u, Vec::new()),
+        ))
     }
 
     /// UpdateUser: rename and/or move.

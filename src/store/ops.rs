@@ -96,6 +96,19 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<AccessKeyRow> {
     })
 }
 
+const BOUNDARY_USAGE_SQL: &str = "SELECT (SELECT count(*) FROM users WHERE boundary_arn = ?1) + (SELECT count(*) FROM roles WHERE boundary_arn = ?1)";
+
+fn users_page_sql() -> String {
+    format!(
+        "SELECT {USER_COLS} FROM users WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' AND name_canon >= ?3 ORDER BY name_canon LIMIT ?4"
+    )
+}
+
+/// A row limit as SQLite's integer (saturating; page sizes are at most 1,001).
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` prefix match.
 fn like_prefix(prefix: &str) -> String {
     let mut s = String::with_capacity(prefix.len() + 1);
@@ -212,6 +225,36 @@ impl ReadTx<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// One keyset page of [`users`](Self::users): at most `limit` users whose canonical
+    /// name is `>= from`, by canonical name (served by the `(account_id, name_canon)`
+    /// unique index, so a page costs O(`limit`), not O(users)).
+    pub fn users_page(
+        &self,
+        account_id: &str,
+        path_prefix: &str,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<UserRow>> {
+        let mut st = self.conn.prepare_cached(&users_page_sql())?;
+        let rows = st.query_map(
+            params![account_id, like_prefix(path_prefix), from, sql_limit(limit)],
+            user_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// SQLite's plan for [`users_page`](Self::users_page), one line per step.
+    #[cfg(test)]
+    pub(crate) fn explain_users_page(&self) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", users_page_sql()))?;
+        let rows = st.query_map(params!["123456789012", "/%", "", 101_i64], |r| {
+            r.get::<_, String>(3)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     // ---- groups ----
 
     /// A group by canonical name.
@@ -234,6 +277,24 @@ impl ReadTx<'_> {
             "SELECT {GROUP_COLS} FROM groups WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![account_id, like_prefix(path_prefix)], group_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One keyset page of [`groups`](Self::groups) (see [`users_page`](Self::users_page)).
+    pub fn groups_page(
+        &self,
+        account_id: &str,
+        path_prefix: &str,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<GroupRow>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {GROUP_COLS} FROM groups WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' AND name_canon >= ?3 ORDER BY name_canon LIMIT ?4"
+        ))?;
+        let rows = st.query_map(
+            params![account_id, like_prefix(path_prefix), from, sql_limit(limit)],
+            group_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -291,6 +352,24 @@ impl ReadTx<'_> {
             "SELECT {ROLE_COLS} FROM roles WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
         ))?;
         let rows = st.query_map(params![account_id, like_prefix(path_prefix)], role_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One keyset page of [`roles`](Self::roles) (see [`users_page`](Self::users_page)).
+    pub fn roles_page(
+        &self,
+        account_id: &str,
+        path_prefix: &str,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<RoleRow>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {ROLE_COLS} FROM roles WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' AND name_canon >= ?3 ORDER BY name_canon LIMIT ?4"
+        ))?;
+        let rows = st.query_map(
+            params![account_id, like_prefix(path_prefix), from, sql_limit(limit)],
+            role_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -430,11 +509,22 @@ impl ReadTx<'_> {
 
     /// How many entities use a managed policy as their permissions boundary.
     pub fn boundary_usage_count(&self, policy_arn: &str) -> Result<i64> {
-        Ok(self.conn.query_row_cached(
-            "SELECT (SELECT count(*) FROM users WHERE boundary_arn = ?1) + (SELECT count(*) FROM roles WHERE boundary_arn = ?1)",
-            params![policy_arn],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .prepare_cached(BOUNDARY_USAGE_SQL)?
+            .query_row(params![policy_arn], |r| r.get(0))?)
+    }
+
+    /// SQLite's plan for [`boundary_usage_count`](Self::boundary_usage_count).
+    #[cfg(test)]
+    pub(crate) fn explain_boundary_usage(&self) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {BOUNDARY_USAGE_SQL}"))?;
+        let rows = st.query_map(params!["arn:aws:iam::123456789012:policy/b"], |r| {
+            r.get::<_, String>(3)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The inline policies of an entity, by name.

@@ -131,3 +131,91 @@ fn generation_moves_on_commits_and_outside_changes() {
     a.observe_external_changes().unwrap();
     assert!(a.generation() > g1);
 }
+
+#[test]
+fn users_page_is_keyset_by_canonical_name_with_path_prefix() {
+    let s = store();
+    let tx = s.write().unwrap();
+    for (i, n) in ["bob", "Alice", "carol", "Dave", "eve", "Frank"]
+        .iter()
+        .enumerate()
+    {
+        let mut u = user(&format!("AIDA{i}"), n);
+        u.path = if i % 2 == 0 {
+            "/p/".into()
+        } else {
+            "/q/".into()
+        };
+        tx.insert_user(&u, &n.to_ascii_lowercase()).unwrap();
+    }
+    tx.commit().unwrap();
+    let r = s.read().unwrap();
+    let names = |rows: Vec<UserRow>| rows.into_iter().map(|u| u.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(r.users_page("123456789012", "/", "", 3).unwrap()),
+        ["Alice", "bob", "carol"]
+    );
+    // The marker is inclusive: the page starts at the first name >= it.
+    assert_eq!(
+        names(r.users_page("123456789012", "/", "carol", 3).unwrap()),
+        ["carol", "Dave", "eve"]
+    );
+    assert_eq!(
+        names(r.users_page("123456789012", "/", "d", 10).unwrap()),
+        ["Dave", "eve", "Frank"]
+    );
+    // Path prefix: the even indexes are under /p/.
+    assert_eq!(
+        names(r.users_page("123456789012", "/p/", "", 10).unwrap()),
+        ["bob", "carol", "eve"]
+    );
+    assert_eq!(
+        names(r.users_page("123456789012", "/q/", "b", 2).unwrap()),
+        ["Dave", "Frank"]
+    );
+    assert!(
+        r.users_page("123456789012", "/", "zzz", 10)
+            .unwrap()
+            .is_empty()
+    );
+    // Wildcards in a prefix stay literal, as in `users`.
+    assert!(
+        r.users_page("123456789012", "/_/", "", 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn users_page_uses_the_name_index() {
+    let s = store();
+    let r = s.read().unwrap();
+    let plan = r.explain_users_page().unwrap();
+    assert!(
+        plan.iter()
+            .all(|l| !l.contains("USE TEMP B-TREE FOR ORDER BY")),
+        "{plan:?}"
+    );
+    assert!(plan.iter().any(|l| l.contains("INDEX")), "{plan:?}");
+}
+
+#[test]
+fn boundary_usage_is_an_index_lookup() {
+    let s = store();
+    let r = s.read().unwrap();
+    let plan = r.explain_boundary_usage().unwrap();
+    assert!(
+        plan.iter().any(|l| l.contains("users_boundary")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter().any(|l| l.contains("roles_boundary")),
+        "{plan:?}"
+    );
+    // "SCAN CONSTANT ROW" is the outer SELECT of two scalars, not a table scan.
+    assert!(
+        plan.iter()
+            .all(|l| !l.starts_with("SCAN users") && !l.starts_with("SCAN roles")),
+        "{plan:?}"
+    );
+}

@@ -18,6 +18,7 @@ mod crash;
 mod docs;
 mod fuzz_props;
 mod objstore;
+mod pagination;
 mod passphrase;
 mod policy_corpus;
 mod races;
