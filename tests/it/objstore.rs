@@ -64,7 +64,7 @@ fn objstore_binary() -> PathBuf {
         .join(format!("objstore{}", std::env::consts::EXE_SUFFIX));
     assert!(
         exe.exists(),
-        "{} is missing: `cargo test --all-targets` (scripts/test) builds it, or run `cargo build --example objstore` first",
+        "{} is missing: scripts/test builds it (`cargo build --examples`), or run `cargo build --example objstore` first",
         exe.display()
     );
     exe
