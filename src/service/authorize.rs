@@ -174,7 +174,7 @@ impl Vault {
     }
 
     /// The identity side of `caller` (`None` for a root user), from memory when warm.
-    fn warm_principal(&self, caller: &Caller) -> Result<Option<Arc<PrincipalEntry>>> {
+    pub(super) fn warm_principal(&self, caller: &Caller) -> Result<Option<Arc<PrincipalEntry>>> {
         let key = match &caller.kind {
             CallerKind::Root => return Ok(None),
             CallerKind::User { user_id, .. } => format!("u:{user_id}"),

@@ -330,9 +330,40 @@ impl Vault {
         resource_policy: Option<(&str, &CompiledPolicy)>,
         owner: &str,
     ) -> Result<()> {
+        let entry = self.principal_entry(tx, caller)?;
+        self.authorize_with_entry(
+            tx,
+            caller,
+            entry.as_ref(),
+            action,
+            resource,
+            ctx,
+            extra,
+            resource_policy,
+            owner,
+        )
+    }
+
+    /// [`Vault::authorize_resource`] with the caller's identity side already in hand (from
+    /// the warm cache: `None` is the root user).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one authorization question, spelled out"
+    )]
+    pub(super) fn authorize_with_entry(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        entry: Option<&PrincipalEntry>,
+        action: &str,
+        resource: &str,
+        ctx: &RequestContext,
+        extra: &[(String, ContextValue)],
+        resource_policy: Option<(&str, &CompiledPolicy)>,
+        owner: &str,
+    ) -> Result<()> {
         super::audit::note(action, resource);
         session_guard(caller, action)?;
-        let entry = self.principal_entry(tx, caller)?;
         let mut keys = self.resource_tags(tx, caller, resource)?;
         keys.extend_from_slice(extra);
         let q = Question {
@@ -344,11 +375,11 @@ impl Vault {
             covering: &[],
             owner,
         };
-        let (decision, eval) = self.evaluate_entry(caller, entry.as_ref(), &q);
+        let (decision, eval) = self.evaluate_entry(caller, entry, &q);
         if decision.is_allowed() {
             return Ok(());
         }
-        let eval = eval.unwrap_or_else(|| self.explain_entry(caller, entry.as_ref(), &q));
+        let eval = eval.unwrap_or_else(|| self.explain_entry(caller, entry, &q));
         let message = policy::denial_message(&caller.arn, action, resource, &eval);
         Err(Error::AccessDenied(self.with_encoded_message(
             message, caller, action, resource, &eval,

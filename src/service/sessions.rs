@@ -490,6 +490,11 @@ impl Vault {
             ));
         }
         let chained = matches!(&caller.kind, CallerKind::Session(c) if c.kind == SessionKind::Role || c.kind == SessionKind::Instance);
+        // The caller's identity side from the warm cache (no SQL for a caller seen since
+        // the store last changed). Changes made through the server take effect on the
+        // next request; another process's (the local CLI's) within a second, as for the
+        // authorization API.
+        let entry = self.warm_principal(caller)?;
         let tx = self.store().read()?;
         let role = tx
             .role(role_account.as_str(), &role_name.to_ascii_lowercase())?
@@ -576,9 +581,10 @@ impl Vault {
         keys.extend(super::authz::request_tag_keys(&req.tags));
         let role_arn = super::roles::role_arn(&role);
         let trust_ref = Some(("trust policy", trust.as_ref()));
-        self.authorize_resource(
+        self.authorize_with_entry(
             &tx,
             caller,
+            entry.as_deref(),
             "sts:AssumeRole",
             &role_arn,
             ctx,
@@ -587,9 +593,10 @@ impl Vault {
             role_account.as_str(),
         )?;
         if !req.tags.is_empty() || !req.transitive_tag_keys.is_empty() {
-            self.authorize_resource(
+            self.authorize_with_entry(
                 &tx,
                 caller,
+                entry.as_deref(),
                 "sts:TagSession",
                 &role_arn,
                 ctx,
@@ -599,9 +606,10 @@ impl Vault {
             )?;
         }
         if req.source_identity.is_some() {
-            self.authorize_resource(
+            self.authorize_with_entry(
                 &tx,
                 caller,
+                entry.as_deref(),
                 "sts:SetSourceIdentity",
                 &role_arn,
                 ctx,

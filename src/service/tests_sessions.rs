@@ -511,3 +511,33 @@ fn parameter_limits() {
     assert_eq!(ok.claims.expires_at - ok.claims.issued_at, 900);
     assert!(ok.packed_policy_size <= 100);
 }
+
+#[test]
+fn assume_role_sees_a_policy_change_on_the_next_call() {
+    // AssumeRole reads the caller's identity side from the warm cache; a change through
+    // the vault must still reach the very next call, in both directions.
+    let t = setup();
+    let role_arn = role(&t, A, "target", &trust_of(A));
+    let (alice, _) = user(&t, A, "alice", ALLOW_ASSUME);
+    assume(&t, &alice, &role_arn).unwrap();
+    assume(&t, &alice, &role_arn).unwrap();
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    t.v.put_inline_policy(&root(A), &ctx(), EntityKind::User, "alice", "p", deny)
+        .unwrap();
+    let e = assume(&t, &alice, &role_arn).err().unwrap();
+    assert_eq!(e.code(), "AccessDenied", "{e}");
+    t.v.put_inline_policy(
+        &root(A),
+        &ctx(),
+        EntityKind::User,
+        "alice",
+        "p",
+        ALLOW_ASSUME,
+    )
+    .unwrap();
+    assume(&t, &alice, &role_arn).unwrap();
+    // A deleted caller is refused at once.
+    t.v.delete_user(&root(A), &ctx(), "alice", true).unwrap();
+    let e = assume(&t, &alice, &role_arn).err().unwrap();
+    assert_eq!(e.code(), "AccessDenied", "{e}");
+}
