@@ -42,9 +42,12 @@ pub enum AuditCmd {
         /// `allowed`, `denied` or `failed`.
         #[arg(long)]
         decision: Option<String>,
-        /// Most records to show.
-        #[arg(long, default_value_t = 1000)]
+        /// Most records to show (1-100000).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         limit: u32,
+        /// Print only how many records match (counted in the store, no limit).
+        #[arg(long)]
+        count: bool,
     },
     /// Sign a checkpoint of the current end of the log now (checkpoints are also written
     /// every 64 records), e.g. before taking a backup.
@@ -108,6 +111,7 @@ pub(super) fn run(c: &Ctx, cmd: AuditCmd) -> Result<Output> {
             until,
             decision,
             limit,
+            count,
         } => {
             if let Some(d) = &decision
                 && !matches!(d.as_str(), "allowed" | "denied" | "failed")
@@ -124,7 +128,16 @@ pub(super) fn run(c: &Ctx, cmd: AuditCmd) -> Result<Output> {
                 until: time_arg("until", until)?,
                 decision,
             };
-            rows(&v.audit_search(&f, limit.clamp(1, 100_000))?)
+            if count {
+                let n = v.audit_count(&f)?;
+                return Ok(Output {
+                    note: Some(n.to_string()),
+                    json: serde_json::json!({ "Count": n }),
+                    exit: 0,
+                    lines: false,
+                });
+            }
+            rows(&v.audit_search(&f, limit)?)
         }
         AuditCmd::Checkpoint => {
             v.audit_checkpoint()?;

@@ -440,6 +440,11 @@ impl Vault {
         self.store().read()?.audit_tail(n)
     }
 
+    /// How many records match `f`.
+    pub fn audit_count(&self, f: &crate::store::AuditFilter) -> Result<u64> {
+        self.store().read()?.audit_count(f)
+    }
+
     /// Records matching `f`.
     pub fn audit_search(
         &self,

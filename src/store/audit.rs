@@ -140,6 +140,21 @@ impl ReadTx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// How many records match `f` (the same filter as [`ReadTx::audit_search`]).
+    pub fn audit_count(&self, f: &AuditFilter) -> Result<u64> {
+        let n: i64 = self.conn.query_row_cached(
+            "SELECT count(*) FROM audit_log
+              WHERE (?1 IS NULL OR principal = ?1)
+                AND (?2 IS NULL OR lower(action) = lower(?2))
+                AND (?3 IS NULL OR at >= ?3)
+                AND (?4 IS NULL OR at < ?4)
+                AND (?5 IS NULL OR decision = ?5)",
+            params![f.principal, f.action, f.since, f.until, f.decision],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Every checkpoint, in chain order.
     pub fn audit_checkpoints(&self) -> Result<Vec<AuditCheckpointRow>> {
         let mut stmt = self.conn.prepare_cached(

@@ -60,6 +60,32 @@ fn local_administration_is_recorded_and_tampering_is_found() {
         ])
         .ok();
     assert_eq!(lines(&found.stdout).len(), 1);
+    // Counting has no limit and agrees with the listing.
+    let n = v.json(&[
+        "audit",
+        "search",
+        "--action",
+        "iam:CreateGroup",
+        "--decision",
+        "allowed",
+        "--count",
+    ]);
+    assert_eq!(n["Count"], 70);
+    let few = v
+        .run(&[
+            "audit",
+            "search",
+            "--action",
+            "iam:CreateGroup",
+            "--limit",
+            "5",
+            "--output",
+            "json",
+        ])
+        .ok();
+    assert_eq!(lines(&few.stdout).len(), 5);
+    let r = v.run(&["audit", "search", "--limit", "100001"]);
+    assert_ne!(r.code, 0, "an out-of-range limit is refused, not clamped");
 
     let ok = v.json(&["audit", "verify"]);
     assert_eq!(ok["ok"], true);
