@@ -106,23 +106,9 @@ impl Vault {
         ctx: &RequestContext,
         path_prefix: Option<&str>,
     ) -> Result<Vec<Group>> {
-        let prefix = path_prefix
-            .map(PolicyPath::parse_prefix)
-            .transpose()?
-            .unwrap_or_else(|| "/".into());
-        let tx = self.store().read()?;
-        self.authorize(
-            &tx,
-            caller,
-            "iam:ListGroups",
-            &format!("arn:aws:iam::{}:group{}", caller.account, prefix),
-            ctx,
-        )?;
-        Ok(tx
-            .groups(caller.account.as_str(), &prefix)?
-            .into_iter()
-            .map(to_group)
-            .collect())
+        Ok(self
+            .list_groups_page(caller, ctx, path_prefix, &PageRequest::first(usize::MAX))?
+            .items)
     }
 
     /// One page of ListGroups, read from the store by keyset (see
@@ -134,18 +120,8 @@ impl Vault {
         path_prefix: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Group>> {
-        let prefix = path_prefix
-            .map(PolicyPath::parse_prefix)
-            .transpose()?
-            .unwrap_or_else(|| "/".into());
-        let tx = self.store().read()?;
-        self.authorize(
-            &tx,
-            caller,
-            "iam:ListGroups",
-            &format!("arn:aws:iam::{}:group{}", caller.account, prefix),
-            ctx,
-        )?;
+        let (tx, prefix) =
+            self.authorized_listing(caller, ctx, path_prefix, "iam:ListGroups", "group")?;
         let rows = tx.groups_page(caller.account.as_str(), &prefix, page.from(), page.fetch())?;
         Ok(Page::cut(
             rows,

@@ -2,6 +2,39 @@
 //! the marker in canonical-name order; the extra row, when there is one, names the next
 //! page's marker. A page therefore costs O(`max`) whatever the number of entities.
 
+use super::{Caller, RequestContext, Vault};
+use crate::error::Result;
+use crate::model::PolicyPath;
+use crate::store::ReadTx;
+
+impl Vault {
+    /// The start of every `List*` of one entity kind: parses `path_prefix` (default `/`),
+    /// opens a read transaction and authorizes `action` on
+    /// `arn:aws:iam::ACCOUNT:KIND/PREFIX`, as AWS does. Returns both.
+    pub(super) fn authorized_listing(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        path_prefix: Option<&str>,
+        action: &str,
+        kind: &str,
+    ) -> Result<(ReadTx<'_>, String)> {
+        let prefix = path_prefix
+            .map(PolicyPath::parse_prefix)
+            .transpose()?
+            .unwrap_or_else(|| "/".into());
+        let tx = self.store().read()?;
+        self.authorize(
+            &tx,
+            caller,
+            action,
+            &format!("arn:aws:iam::{}:{kind}{prefix}", caller.account),
+            ctx,
+        )?;
+        Ok((tx, prefix))
+    }
+}
+
 /// One page's request. The marker is the (case-folded) name of the first item of the page,
 /// as the previous page's `Marker` gave it; it is opaque to clients.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -177,23 +177,9 @@ impl Vault {
         ctx: &RequestContext,
         path_prefix: Option<&str>,
     ) -> Result<Vec<Role>> {
-        let prefix = path_prefix
-            .map(PolicyPath::parse_prefix)
-            .transpose()?
-            .unwrap_or_else(|| "/".into());
-        let tx = self.store().read()?;
-        self.authorize(
-            &tx,
-            caller,
-            "iam:ListRoles",
-            &format!("arn:aws:iam::{}:role{}", caller.account, prefix),
-            ctx,
-        )?;
-        Ok(tx
-            .roles(caller.account.as_str(), &prefix)?
-            .into_iter()
-            .map(|r| to_role(r, Vec::new()))
-            .collect())
+        Ok(self
+            .list_roles_page(caller, ctx, path_prefix, &PageRequest::first(usize::MAX))?
+            .items)
     }
 
     /// One page of ListRoles, read from the store by keyset (see
@@ -205,18 +191,8 @@ impl Vault {
         path_prefix: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Role>> {
-        let prefix = path_prefix
-            .map(PolicyPath::parse_prefix)
-            .transpose()?
-            .unwrap_or_else(|| "/".into());
-        let tx = self.store().read()?;
-        self.authorize(
-            &tx,
-            caller,
-            "iam:ListRoles",
-            &format!("arn:aws:iam::{}:role{}", caller.account, prefix),
-            ctx,
-        )?;
+        let (tx, prefix) =
+            self.authorized_listing(caller, ctx, path_prefix, "iam:ListRoles", "role")?;
         let rows = tx.roles_page(caller.account.as_str(), &prefix, page.from(), page.fetch())?;
         Ok(Page::cut(
             rows,

@@ -182,30 +182,16 @@ impl Vault {
         Ok(to_user(row, tags))
     }
 
-    /// ListUsers, optionally under a path prefix.
+    /// ListUsers, optionally under a path prefix: every user (the local CLI's listing).
     pub fn list_users(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         path_prefix: Option<&str>,
     ) -> Result<Vec<User>> {
-        let prefix = path_prefix
-            .map(PolicyPath::parse_prefix)
-            .transpose()?
-            .unwrap_or_else(|| "/".into());
-        let tx = self.store().read()?;
-        self.authorize(
-            &tx,
-            caller,
-            "iam:ListUsers",
-            &format!("arn:aws:iam::{}:user{}", caller.account, prefix),
-            ctx,
-        )?;
-        Ok(tx
-            .users(caller.account.as_str(), &prefix)?
-            .into_iter()
-            .map(|u| to_user(u, Vec::new()))
-            .collect())
+        Ok(self
+            .list_users_page(caller, ctx, path_prefix, &PageRequest::first(usize::MAX))?
+            .items)
     }
 
     /// One page of ListUsers, optionally under a path prefix, read from the store by
@@ -217,18 +203,8 @@ impl Vault {
         path_prefix: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<User>> {
-        let prefix = path_prefix
-            .map(PolicyPath::parse_prefix)
-            .transpose()?
-            .unwrap_or_else(|| "/".into());
-        let tx = self.store().read()?;
-        self.authorize(
-            &tx,
-            caller,
-            "iam:ListUsers",
-            &format!("arn:aws:iam::{}:user{}", caller.account, prefix),
-            ctx,
-        )?;
+        let (tx, prefix) =
+            self.authorized_listing(caller, ctx, path_prefix, "iam:ListUsers", "user")?;
         let rows = tx.users_page(caller.account.as_str(), &prefix, page.from(), page.fetch())?;
         Ok(Page::cut(
             rows,

@@ -218,11 +218,7 @@ impl ReadTx<'_> {
 
     /// Users whose path starts with `path_prefix`, by name.
     pub fn users(&self, account_id: &str, path_prefix: &str) -> Result<Vec<UserRow>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {USER_COLS} FROM users WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
-        ))?;
-        let rows = st.query_map(params![account_id, like_prefix(path_prefix)], user_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.users_page(account_id, path_prefix, "", usize::MAX)
     }
 
     /// One keyset page of [`users`](Self::users): at most `limit` users whose canonical
@@ -273,11 +269,7 @@ impl ReadTx<'_> {
 
     /// Groups whose path starts with `path_prefix`.
     pub fn groups(&self, account_id: &str, path_prefix: &str) -> Result<Vec<GroupRow>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {GROUP_COLS} FROM groups WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
-        ))?;
-        let rows = st.query_map(params![account_id, like_prefix(path_prefix)], group_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.groups_page(account_id, path_prefix, "", usize::MAX)
     }
 
     /// One keyset page of [`groups`](Self::groups) (see [`users_page`](Self::users_page)).
@@ -348,11 +340,7 @@ impl ReadTx<'_> {
 
     /// Roles whose path starts with `path_prefix`.
     pub fn roles(&self, account_id: &str, path_prefix: &str) -> Result<Vec<RoleRow>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {ROLE_COLS} FROM roles WHERE account_id = ?1 AND path LIKE ?2 ESCAPE '\\' ORDER BY name_canon"
-        ))?;
-        let rows = st.query_map(params![account_id, like_prefix(path_prefix)], role_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.roles_page(account_id, path_prefix, "", usize::MAX)
     }
 
     /// One keyset page of [`roles`](Self::roles) (see [`users_page`](Self::users_page)).
