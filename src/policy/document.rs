@@ -173,55 +173,12 @@ impl CompiledPolicy {
     /// Statement indices that may apply to an action of `service` (lowercase; ascending,
     /// no duplicates).
     pub(crate) fn candidates_in<'a>(&'a self, service: &str) -> Candidates<'a> {
-        let by = self
-            .by_service
-            .binary_search_by(|(s, _)| (**s).cmp(service))
-            .ok()
-            .and_then(|i| self.by_service.get(i))
-            .map_or(&[][..], |(_, v)| v.as_slice());
-        Candidates {
-            a: by,
-            b: &self.any_service,
-        }
+        super::index::service_candidates(&self.by_service, &self.any_service, service)
     }
 }
 
-/// Merges two ascending index lists.
-pub(crate) struct Candidates<'a> {
-    a: &'a [usize],
-    b: &'a [usize],
-}
-
-impl Iterator for Candidates<'_> {
-    type Item = usize;
-
-    fn next(&mut self) -> Option<usize> {
-        match (self.a.split_first(), self.b.split_first()) {
-            (Some((&x, ra)), Some((&y, rb))) => {
-                if x < y {
-                    self.a = ra;
-                    Some(x)
-                } else if y < x {
-                    self.b = rb;
-                    Some(y)
-                } else {
-                    self.a = ra;
-                    self.b = rb;
-                    Some(x)
-                }
-            }
-            (Some((&x, ra)), None) => {
-                self.a = ra;
-                Some(x)
-            }
-            (None, Some((&y, rb))) => {
-                self.b = rb;
-                Some(y)
-            }
-            (None, None) => None,
-        }
-    }
-}
+/// Statement indices of one policy, in ascending order.
+pub(crate) type Candidates<'a> = super::index::Merge<'a, usize>;
 
 /// Parses, validates and compiles a policy document of the given kind, enforcing the
 /// kind's size limit ([`max_size`]).

@@ -66,16 +66,26 @@ impl IdentityIndex {
     /// order within a policy (the order of the per-policy path).
     /// `service` is the lowercase service prefix of the action.
     pub(crate) fn candidates<'a>(&'a self, service: &str) -> Merge<'a, Slot> {
-        let by = self
-            .by_service
-            .binary_search_by(|(s, _)| (**s).cmp(service))
-            .ok()
-            .and_then(|i| self.by_service.get(i))
-            .map_or(&[][..], |(_, v)| v.as_slice());
-        Merge {
-            a: by,
-            b: &self.any_service,
-        }
+        service_candidates(&self.by_service, &self.any_service, service)
+    }
+}
+
+/// The entries listed under `service` in a service-sorted index, merged with those that
+/// apply to every service: ascending, without duplicates. Shared by each policy's own
+/// statement index and the per-principal [`IdentityIndex`].
+pub(crate) fn service_candidates<'a, T: Ord + Copy>(
+    by_service: &'a [(Box<str>, Vec<T>)],
+    any_service: &'a [T],
+    service: &str,
+) -> Merge<'a, T> {
+    let by = by_service
+        .binary_search_by(|(s, _)| (**s).cmp(service))
+        .ok()
+        .and_then(|i| by_service.get(i))
+        .map_or(&[][..], |(_, v)| v.as_slice());
+    Merge {
+        a: by,
+        b: any_service,
     }
 }
 
