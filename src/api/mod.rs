@@ -273,13 +273,10 @@ async fn query_handler(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "latency metrics measure elapsed time, not wall time"
-    )]
-    let started = std::time::Instant::now();
+    let timer = metrics::Timer::start();
     let request_id = st.request_id();
-    let joined = if runs_inline(&st, &method, &uri, &headers, &body) {
+    let params = parse_params(&method, &uri, &body);
+    let joined = if runs_inline(&st, &params, &headers) {
         Ok(handle(
             &st,
             peer,
@@ -287,13 +284,14 @@ async fn query_handler(
             &uri,
             &headers,
             &body,
+            params,
             &request_id,
         ))
     } else {
         let st2 = Arc::clone(&st);
         let rid = request_id.clone();
         tokio::task::spawn_blocking(move || {
-            handle(&st2, peer, &method, &uri, &headers, &body, &rid)
+            handle(&st2, peer, &method, &uri, &headers, &body, params, &rid)
         })
         .await
     };
@@ -315,8 +313,7 @@ async fn query_handler(
         Ok(_) => "ok",
         Err(e) => e.code,
     };
-    st.metrics
-        .observe(&action, outcome, started.elapsed().as_secs_f64());
+    st.metrics.observe(&action, outcome, timer.seconds());
     match result {
         Ok(value) => {
             tracing::info!(request_id = %request_id, action = %action, outcome = "ok", "request");
@@ -345,21 +342,12 @@ async fn query_handler(
 /// read or write the store) goes to the blocking pool.
 fn runs_inline(
     st: &AppState,
-    method: &Method,
-    uri: &Uri,
+    params: &Result<query::Params, WireError>,
     headers: &HeaderMap,
-    body: &[u8],
 ) -> bool {
-    let body = if method == Method::POST { body } else { b"" };
-    let is_gci = [uri.query().unwrap_or("").as_bytes(), body]
-        .into_iter()
-        .any(|raw| {
-            crate::sigv4::parse_form(raw, query::MAX_PARAMS).is_ok_and(|pairs| {
-                pairs
-                    .iter()
-                    .any(|(k, v)| k == "Action" && v == "GetCallerIdentity")
-            })
-        });
+    let is_gci = params
+        .as_ref()
+        .is_ok_and(|p| p.get("Action") == Some("GetCallerIdentity"));
     if !is_gci {
         return false;
     }
@@ -384,6 +372,26 @@ fn runs_inline(
     st.vault.credentials_warm(key, token, service)
 }
 
+/// The request's parameters: the query string and, for POST, the form body, both covered
+/// by the signature (the query in the canonical request, the body by its hash). Parsed
+/// once per request.
+fn parse_params(method: &Method, uri: &Uri, body: &[u8]) -> Result<query::Params, WireError> {
+    let mut pairs = Vec::new();
+    let sources: [&[u8]; 2] = [
+        uri.query().unwrap_or("").as_bytes(),
+        if method == Method::POST { body } else { b"" },
+    ];
+    for raw in sources {
+        let p = crate::sigv4::parse_form(raw, query::MAX_PARAMS).map_err(|e| WireError {
+            status: 400,
+            code: "MalformedQueryString",
+            message: e.to_string(),
+        })?;
+        pairs.extend(p.into_iter().filter(|(k, _)| !k.starts_with("X-Amz-")));
+    }
+    query::Params::from_pairs(pairs).map_err(WireError::from)
+}
+
 const STS_ACTIONS: &[&str] = &[
     "AssumeRole",
     "GetSessionToken",
@@ -394,6 +402,10 @@ const STS_ACTIONS: &[&str] = &[
 
 /// One Query-protocol request, up to its audit record: that is queued (the returned
 /// pending record), not waited for, so the blocking thread is free at once.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one request, as axum hands it over"
+)]
 fn handle(
     st: &AppState,
     peer: SocketAddr,
@@ -401,35 +413,12 @@ fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    params: Result<query::Params, WireError>,
     request_id: &str,
 ) -> (Api, String, ActionResult, AuditPending) {
-    // Parameters come from the query string and, for POST, the form body; both are
-    // covered by the signature (the query in the canonical request, the body by its hash).
-    let mut pairs = Vec::new();
-    let sources: [&[u8]; 2] = [
-        uri.query().unwrap_or("").as_bytes(),
-        if method == Method::POST { body } else { b"" },
-    ];
-    for raw in sources {
-        match crate::sigv4::parse_form(raw, query::MAX_PARAMS) {
-            Ok(p) => pairs.extend(p.into_iter().filter(|(k, _)| !k.starts_with("X-Amz-"))),
-            Err(e) => {
-                return (
-                    Api::Iam,
-                    String::new(),
-                    Err(WireError {
-                        status: 400,
-                        code: "MalformedQueryString",
-                        message: e.to_string(),
-                    }),
-                    AuditPending::done(),
-                );
-            }
-        }
-    }
-    let params = match query::Params::from_pairs(pairs) {
+    let params = match params {
         Ok(p) => p,
-        Err(e) => return (Api::Iam, String::new(), Err(e.into()), AuditPending::done()),
+        Err(e) => return (Api::Iam, String::new(), Err(e), AuditPending::done()),
     };
     let action = params.get("Action").unwrap_or("").to_owned();
     let mut api = if STS_ACTIONS.contains(&action.as_str()) {
