@@ -144,17 +144,13 @@ fn derived_credentials_never_edit_their_own_policy_or_exceed_their_parent() {
     // 1. A powerful role narrowed by a session policy: the session cannot edit its own
     //    role, attach to it, rewrite its trust, or chain back into it to drop the policy.
     let narrow = allow(&["iam:GetRole", "iam:ListRolePolicies"], "*");
-    let sess = session_creds(
-        &s.call(
-            &dev,
-            "AssumeRole",
-            &[
-                ("RoleArn", &role_arn("worker")),
-                ("RoleSessionName", "narrowed"),
-                ("Policy", &narrow),
-            ],
-        )
-        .result("AssumeRole"),
+    let sess = s.assume(
+        &dev,
+        &[
+            ("RoleArn", &role_arn("worker")),
+            ("RoleSessionName", "narrowed"),
+            ("Policy", &narrow),
+        ],
     );
     s.call(&sess, "GetRole", &[("RoleName", "worker")])
         .result("GetRole"); // control: the session works
@@ -202,17 +198,13 @@ fn derived_credentials_never_edit_their_own_policy_or_exceed_their_parent() {
     assert!(names(&attached, "AttachedPolicies", "PolicyArn").is_empty());
 
     // 2. A session policy cannot widen a narrow role.
-    let wide = session_creds(
-        &s.call(
-            &dev,
-            "AssumeRole",
-            &[
-                ("RoleArn", &role_arn("reader")),
-                ("RoleSessionName", "widened"),
-                ("Policy", &star),
-            ],
-        )
-        .result("AssumeRole"),
+    let wide = s.assume(
+        &dev,
+        &[
+            ("RoleArn", &role_arn("reader")),
+            ("RoleSessionName", "widened"),
+            ("Policy", &star),
+        ],
     );
     s.call(&wide, "GetRole", &[("RoleName", "worker")])
         .result("GetRole");
@@ -393,20 +385,16 @@ fn a_restrictive_session_policy_holds_on_self_service_calls() {
         .result("ListAccessKeys");
     // A role session whose session policy allows only GetCallerIdentity: nothing "about
     // itself" gets through, neither by omission nor by naming the user who assumed it.
-    let sess = session_creds(
-        &s.call(
-            &carol,
-            "AssumeRole",
-            &[
-                ("RoleArn", &role_arn("helper")),
-                ("RoleSessionName", "carol"),
-                (
-                    "Policy",
-                    &allow(&["sts:GetCallerIdentity", "iam:GetRole"], "*"),
-                ),
-            ],
-        )
-        .result("AssumeRole"),
+    let sess = s.assume(
+        &carol,
+        &[
+            ("RoleArn", &role_arn("helper")),
+            ("RoleSessionName", "carol"),
+            (
+                "Policy",
+                &allow(&["sts:GetCallerIdentity", "iam:GetRole"], "*"),
+            ),
+        ],
     );
     s.call(&sess, "GetRole", &[("RoleName", "helper")])
         .result("GetRole");
@@ -448,24 +436,7 @@ fn sessions_without_mfa_cannot_change_the_password_through_self_service() {
             .result("GetSessionToken"),
     );
     let signin: Value = serde_json::from_str(&s.login("carol", CAROL_PW, None).body).unwrap();
-    let web = Credentials {
-        access_key_id: signin["Credentials"]["AccessKeyId"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        secret_access_key: SecretString::new(
-            signin["Credentials"]["SecretAccessKey"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        ),
-        session_token: Some(SecretString::new(
-            signin["Credentials"]["SessionToken"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        )),
-    };
+    let web = session_creds(&signin);
     for sess in [&gst, &web] {
         // Everything else in IAM is refused to these sessions ...
         s.call(sess, "CreateAccessKey", &[])

@@ -204,6 +204,11 @@ impl Live {
     }
 
     /// The form body of `action` with its version and `params`.
+    /// AssumeRole with `params`; the session's credentials.
+    pub fn assume(&self, creds: &Credentials, params: &[(&str, &str)]) -> Credentials {
+        session_creds(&self.call(creds, "AssumeRole", params).result("AssumeRole"))
+    }
+
     pub fn form(action: &str, params: &[(&str, &str)]) -> String {
         let (_, version) = service_of(action);
         let mut pairs = vec![("Action", action), ("Version", version)];
