@@ -116,17 +116,12 @@ impl Vault {
         ctx: &RequestContext,
         path_prefix: Option<&str>,
     ) -> Result<Vec<InstanceProfile>> {
-        let prefix = path_prefix
-            .map(PolicyPath::parse_prefix)
-            .transpose()?
-            .unwrap_or_else(|| "/".into());
-        let tx = self.store().read()?;
-        self.authorize(
-            &tx,
+        let (tx, prefix) = self.authorized_listing(
             caller,
-            "iam:ListInstanceProfiles",
-            &format!("arn:aws:iam::{}:instance-profile{}", caller.account, prefix),
             ctx,
+            path_prefix,
+            "iam:ListInstanceProfiles",
+            "instance-profile",
         )?;
         tx.instance_profiles(caller.account.as_str(), &prefix)?
             .into_iter()
