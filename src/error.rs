@@ -61,6 +61,9 @@ pub enum Error {
     /// `init` found a vault (or its remains) in the data directory.
     #[error("{0}")]
     VaultExists(String),
+    /// Another process (a running server) holds the data directory's lock.
+    #[error("{0}")]
+    VaultBusy(String),
     /// A remote endpoint answered with an error code this crate has no variant for
     /// (code, message).
     #[error("{0}: {1}")]
@@ -89,7 +92,7 @@ impl Error {
             Error::PasswordChangeRequired(_) => (403, "PasswordChangeRequired"),
             Error::ReportNotPresent(_) => (410, "ReportNotPresent"),
             Error::PackedPolicyTooLarge(_) => (400, "PackedPolicyTooLarge"),
-            Error::Config(_) | Error::VaultExists(_) | Error::Internal(_) => {
+            Error::Config(_) | Error::VaultExists(_) | Error::VaultBusy(_) | Error::Internal(_) => {
                 (500, "ServiceFailure")
             }
             Error::Remote(..) => (502, "RemoteError"),
@@ -122,6 +125,7 @@ impl Error {
         match self {
             Error::Config(_) => "VaultConfiguration",
             Error::VaultExists(_) => "VaultExists",
+            Error::VaultBusy(_) => "VaultBusy",
             _ => self.code(),
         }
     }
@@ -133,8 +137,7 @@ impl Error {
                 Some("remove the dependents first, or pass --force to remove them in one step")
             }
             Error::LimitExceeded(_) => Some("delete an unused entity first, then retry"),
-            // The data directory's server lock (src/service/rekey.rs lock_data_dir).
-            Error::Config(m) if m.contains("server is running on") => Some(
+            Error::VaultBusy(_) => Some(
                 "stop that server first (one process at a time holds a data directory's serve.lock)",
             ),
             Error::Config(_) => {

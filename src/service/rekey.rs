@@ -53,7 +53,7 @@ pub fn lock_data_dir(dir: &Path) -> Result<fs::File> {
         })?;
     match f.try_lock() {
         Ok(()) => Ok(f),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::Config(format!(
+        Err(fs::TryLockError::WouldBlock) => Err(Error::VaultBusy(format!(
             "an iamvault server is running on `{}`; stop it first",
             dir.display()
         ))),
