@@ -8,6 +8,7 @@ pub mod auth;
 mod authorize;
 mod iam;
 mod instances;
+pub mod limiter;
 pub mod login;
 mod metrics;
 mod paginate;
@@ -54,11 +55,11 @@ pub struct AppState {
     /// Request metrics for `/metrics`.
     pub metrics: metrics::Metrics,
     /// Login attempts per source address.
-    pub login_by_ip: login::RateLimiter,
+    pub login_by_ip: limiter::RateLimiter,
     /// Login attempts per account/user name.
-    pub login_by_name: login::RateLimiter,
+    pub login_by_name: limiter::RateLimiter,
     /// Failed SigV4 authentications per source address.
-    pub auth_failures_by_ip: login::RateLimiter<std::net::IpAddr>,
+    pub auth_failures_by_ip: limiter::RateLimiter<std::net::IpAddr>,
     request_counter: AtomicU64,
     request_prefix: String,
     /// Requests in flight at once before new ones get `Throttling`.
@@ -75,9 +76,9 @@ impl AppState {
             signing_keys: SigningKeyCache::new(10_000),
             tls,
             metrics: metrics::Metrics::default(),
-            login_by_ip: login::RateLimiter::new(30, 60),
-            login_by_name: login::RateLimiter::new(10, 20),
-            auth_failures_by_ip: login::RateLimiter::new(
+            login_by_ip: limiter::RateLimiter::new(30, 60),
+            login_by_name: limiter::RateLimiter::new(10, 20),
+            auth_failures_by_ip: limiter::RateLimiter::new(
                 auth::AUTH_FAILURE_BURST,
                 auth::AUTH_FAILURES_PER_MINUTE,
             ),
