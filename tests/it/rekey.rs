@@ -39,7 +39,11 @@ fn who(dir: &std::path::Path, c: &iamvault::client::Credentials) -> String {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("stop it first"), "{}", r.stderr);
     assert!(r.stderr.contains("error: VaultBusy:"), "{}", r.stderr);
-    assert!(r.stderr.contains("hint: stop that server first"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: stop that server first"),
+        "{}",
+        r.stderr
+    );
     let client =
         iamvault::client::Client::new(&url, std::sync::Arc::new(iamvault::clock::SystemClock))
             .unwrap();
