@@ -3,8 +3,16 @@
 //! This is the only module that writes SQL, and every statement binds its parameters. It
 //! exposes typed operations inside transactions, never SQL or rusqlite types:
 //! - [`Store::read`] gives a [`ReadTx`], a consistent snapshot;
-//! - [`Store::write`] gives a [`WriteTx`] (`BEGIN IMMEDIATE`), which must be
-//!   [`WriteTx::commit`]ted; dropping it rolls back.
+//! - [`Store::write`] gives a [`WriteTx`], which must be [`WriteTx::commit`]ted; dropping
+//!   it rolls back.
+//!
+//! Group commit: write transactions that queue for the writer connection while another is
+//! open share one SQLite transaction and one fsync. Each is a savepoint inside it; a
+//! writer that fails rolls back to its savepoint and leaves the others' work alone; a
+//! writer that commits releases its savepoint, hands the connection to the next queued
+//! writer, and waits until the shared transaction is durable. The last writer in line
+//! (or the 64th) commits it for everyone. `commit` returns only after the data is on
+//! disk, as before; a failed `COMMIT` fails every member.
 
 mod audit;
 mod instances;
@@ -16,10 +24,11 @@ mod schema;
 mod sessions;
 mod signin;
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -100,6 +109,8 @@ pub struct Store {
     data_version: AtomicU64,
     /// Transactions begun (read or write): what tests of the warm paths count.
     transactions: AtomicU64,
+    /// Write transactions sharing one commit.
+    group: GroupCommit,
 }
 
 impl Store {
@@ -111,6 +122,9 @@ impl Store {
         store.readers = (0..READERS)
             .map(|_| open_reader(path).map(Mutex::new))
             .collect::<Result<_>>()?;
+        // An in-memory database has one connection for reads and writes, so a write
+        // transaction left open for the group would block every read: no group commit.
+        store.group.enabled = true;
         Ok(store)
     }
 
@@ -132,6 +146,7 @@ impl Store {
             generation: AtomicU64::new(1),
             data_version: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
+            group: GroupCommit::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -197,7 +212,7 @@ impl Store {
     /// backup API, in one step: one read transaction, so the copy is a consistent
     /// snapshot even while other connections write. The copy is made 0600.
     pub fn backup_to(&self, dest: &Path) -> Result<()> {
-        let conn = self.lock()?;
+        let conn = self.lock_idle()?;
         copy_database(&conn, dest)
     }
 
@@ -226,7 +241,7 @@ impl Store {
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self
-            .lock()?
+            .lock_idle()?
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 
@@ -240,7 +255,11 @@ impl Store {
         self.transactions.fetch_add(1, Ordering::Relaxed);
         let conn = self.lock_reader()?;
         conn.execute_cached("BEGIN DEFERRED", [])?;
-        Ok(ReadTx { conn, active: true })
+        Ok(ReadTx {
+            conn,
+            active: true,
+            group: None,
+        })
     }
 
     /// A free reader connection, else the next one in turn (else the writer's, for an
@@ -267,15 +286,276 @@ impl Store {
     }
 
     /// Starts a write transaction. It takes the write lock at once, so two writers never
-    /// interleave their reads and writes.
+    /// interleave their reads and writes. With group commit it joins the shared
+    /// transaction that is open, if any, as a savepoint.
     pub fn write(&self) -> Result<WriteTx<'_>> {
         self.transactions.fetch_add(1, Ordering::Relaxed);
-        let conn = self.lock()?;
-        conn.execute_cached("BEGIN IMMEDIATE", [])?;
+        if !self.group.enabled {
+            let conn = self.lock()?;
+            conn.execute_cached("BEGIN IMMEDIATE", [])?;
+            return Ok(WriteTx {
+                inner: ReadTx {
+                    conn,
+                    active: true,
+                    group: None,
+                },
+                generation: &self.generation,
+            });
+        }
+        // Counted while waiting for the connection: a writer that commits and sees others
+        // queued leaves the shared transaction open for them.
+        self.group.queued.fetch_add(1, Ordering::SeqCst);
+        let conn = self.lock();
+        self.group.queued.fetch_sub(1, Ordering::SeqCst);
+        let conn = conn?;
+        self.group.join(&conn, &self.generation)?;
         Ok(WriteTx {
-            inner: ReadTx { conn, active: true },
+            inner: ReadTx {
+                conn,
+                active: true,
+                group: Some((&self.group, &self.generation)),
+            },
             generation: &self.generation,
         })
+    }
+
+    /// The writer connection when no shared transaction is open (for a backup or an
+    /// integrity check, which must see committed data only).
+    fn lock_idle(&self) -> Result<MutexGuard<'_, Connection>> {
+        loop {
+            let conn = self.lock()?;
+            if !self.group.is_open() {
+                return Ok(conn);
+            }
+            drop(conn);
+            // The open group has a queued writer that will finish it.
+            self.group.wait_until_closed();
+        }
+    }
+
+    /// Shared transactions committed (group commit), and write transactions in them.
+    pub fn group_commits(&self) -> (u64, u64) {
+        let st = self.group.state();
+        (st.groups, st.members)
+    }
+
+    /// Writers waiting for the writer connection (for tests that line writers up).
+    #[cfg(test)]
+    pub(crate) fn queued_writers(&self) -> usize {
+        self.group.queued.load(Ordering::SeqCst)
+    }
+}
+
+/// Most write transactions in one shared commit: a bound on how long the first of them
+/// waits when writers keep arriving.
+const MAX_GROUP: usize = 64;
+
+/// The savepoint each member of a shared transaction works in.
+const MEMBER: &str = "member";
+
+#[derive(Default)]
+struct GroupCommit {
+    /// Whether write transactions share commits (a database file).
+    enabled: bool,
+    /// Writers waiting for the writer connection.
+    queued: AtomicUsize,
+    state: Mutex<GroupState>,
+    /// Signalled when a shared transaction is finished.
+    finished: Condvar,
+}
+
+#[derive(Default)]
+struct GroupState {
+    /// The shared transaction open on the writer connection, if any.
+    open: Option<OpenGroup>,
+    /// Number of the last shared transaction begun.
+    last: u64,
+    /// Every shared transaction numbered up to this one is finished.
+    done_through: u64,
+    /// Failed shared transactions: the error, and how many members have not yet read it.
+    failures: HashMap<u64, (String, usize)>,
+    /// Shared transactions committed, and members committed in them.
+    groups: u64,
+    members: u64,
+}
+
+struct OpenGroup {
+    number: u64,
+    /// Members that released their savepoint (their work commits with the group).
+    committed: usize,
+    /// Whether a member changed what authorization reads (not only bookkeeping).
+    state_changed: bool,
+    /// The transaction cannot be committed (it was rolled back underneath, or a member's
+    /// work could not be undone): it is rolled back and every member fails.
+    poisoned: bool,
+}
+
+/// What a member leaving the shared transaction does next.
+enum Settled {
+    /// Wait until shared transaction N is finished.
+    Wait(u64),
+    /// It finished the transaction itself, with this result.
+    Done(Result<()>),
+}
+
+impl GroupCommit {
+    fn state(&self) -> MutexGuard<'_, GroupState> {
+        // The state is plain counters, consistent at every unlock: a panic elsewhere
+        // cannot leave it half-updated, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_open(&self) -> bool {
+        self.state().open.is_some()
+    }
+
+    fn wait_until_closed(&self) {
+        let mut st = self.state();
+        while st.open.is_some() {
+            st = self
+                .finished
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// With the writer connection held: joins the open shared transaction, or begins one,
+    /// and opens this member's savepoint.
+    fn join(&self, conn: &Connection, generation: &AtomicU64) -> Result<()> {
+        let mut st = self.state();
+        match &mut st.open {
+            Some(g) if conn.is_autocommit() => {
+                // SQLite rolled the shared transaction back on an error (a full disk):
+                // its members' work is gone, so they must fail.
+                g.poisoned = true;
+            }
+            Some(_) => {}
+            None => {
+                conn.execute_cached("BEGIN IMMEDIATE", [])?;
+                st.last += 1;
+                st.open = Some(OpenGroup {
+                    number: st.last,
+                    committed: 0,
+                    state_changed: false,
+                    poisoned: false,
+                });
+            }
+        }
+        let poisoned = st.open.as_ref().is_some_and(|g| g.poisoned);
+        drop(st);
+        if poisoned {
+            // Finish the broken transaction for its members, then begin afresh.
+            let _ = self.settle(conn, generation, None);
+            return self.join(conn, generation);
+        }
+        if let Err(e) = conn.execute_cached(&format!("SAVEPOINT {MEMBER}"), []) {
+            let _ = self.settle(conn, generation, None);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// With the writer connection held, after this member released its savepoint
+    /// (`committed` = whether it changed authorization state) or rolled it back (`None`):
+    /// leaves the shared transaction open for a queued writer, or finishes it.
+    fn settle(
+        &self,
+        conn: &Connection,
+        generation: &AtomicU64,
+        committed: Option<bool>,
+    ) -> Settled {
+        let mut st = self.state();
+        let Some(g) = st.open.as_mut() else {
+            return Settled::Done(Err(Error::Internal(
+                "a write transaction ended outside its group".into(),
+            )));
+        };
+        if let Some(state_changed) = committed {
+            g.committed += 1;
+            g.state_changed |= state_changed;
+        }
+        if conn.is_autocommit() {
+            g.poisoned = true;
+        }
+        let number = g.number;
+        if !g.poisoned && g.committed < MAX_GROUP && self.queued.load(Ordering::SeqCst) > 0 {
+            return match committed {
+                Some(_) => Settled::Wait(number),
+                None => Settled::Done(Ok(())),
+            };
+        }
+        let Some(g) = st.open.take() else {
+            return Settled::Done(Ok(()));
+        };
+        drop(st);
+        let result = if g.poisoned {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_cached("ROLLBACK", []);
+            }
+            Err(Error::Internal(
+                "the shared write transaction was rolled back".into(),
+            ))
+        } else if g.committed == 0 {
+            conn.execute_cached("ROLLBACK", [])
+                .map(|_| ())
+                .map_err(Error::from)
+        } else {
+            match conn.execute_cached("COMMIT", []) {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_cached("ROLLBACK", []);
+                    }
+                    Err(e.into())
+                }
+            }
+        };
+        if result.is_ok() && g.state_changed {
+            // After the commit, so a cache filled from the new state is never labelled
+            // with the old generation.
+            generation.fetch_add(1, Ordering::AcqRel);
+        }
+        let mut st = self.state();
+        st.done_through = g.number;
+        if result.is_ok() && g.committed > 0 {
+            st.groups += 1;
+            st.members += g.committed as u64;
+        }
+        let waiting = g.committed - usize::from(committed.is_some());
+        if let Err(e) = &result
+            && waiting > 0
+        {
+            st.failures.insert(g.number, (e.to_string(), waiting));
+        }
+        drop(st);
+        self.finished.notify_all();
+        // An uncommitted member's own work is rolled back whatever the group's outcome.
+        match committed {
+            Some(_) => Settled::Done(result),
+            None => Settled::Done(Ok(())),
+        }
+    }
+
+    /// Waits until shared transaction `number` is finished; its result.
+    fn wait(&self, number: u64) -> Result<()> {
+        let mut st = self.state();
+        while st.done_through < number {
+            st = self
+                .finished
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        let Some((message, left)) = st.failures.get_mut(&number) else {
+            return Ok(());
+        };
+        let message = message.clone();
+        *left -= 1;
+        if *left == 0 {
+            st.failures.remove(&number);
+        }
+        Err(Error::Internal(format!(
+            "the write could not be committed: {message}"
+        )))
     }
 }
 
@@ -341,14 +621,34 @@ fn copy_database(source: &Connection, dest: &Path) -> Result<()> {
 pub struct ReadTx<'a> {
     conn: MutexGuard<'a, Connection>,
     active: bool,
+    /// For a write transaction in a shared commit: the group and the store's generation.
+    group: Option<(&'a GroupCommit, &'a AtomicU64)>,
 }
 
 impl Drop for ReadTx<'_> {
     fn drop(&mut self) {
-        if self.active {
+        if !self.active {
+            return;
+        }
+        match self.group {
             // Nothing to report from a failed rollback: the connection discards the
             // transaction either way.
-            let _ = self.conn.execute_cached("ROLLBACK", []);
+            None => {
+                let _ = self.conn.execute_cached("ROLLBACK", []);
+            }
+            Some((group, generation)) => {
+                // Undo this member's work only; the others' stays for the shared commit.
+                let undone = self
+                    .conn
+                    .execute_cached(&format!("ROLLBACK TO {MEMBER}"), [])
+                    .and_then(|_| self.conn.execute_cached(&format!("RELEASE {MEMBER}"), []));
+                if undone.is_err()
+                    && let Some(g) = group.state().open.as_mut()
+                {
+                    g.poisoned = true;
+                }
+                let _ = group.settle(&self.conn, generation, None);
+            }
         }
     }
 }
@@ -368,13 +668,8 @@ impl<'a> Deref for WriteTx<'a> {
 
 impl WriteTx<'_> {
     /// Makes every change in the transaction durable.
-    pub fn commit(mut self) -> Result<()> {
-        self.inner.conn.execute_cached("COMMIT", [])?;
-        self.inner.active = false;
-        // After the commit, so a cache filled from the new state is never labelled with
-        // the old generation.
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        Ok(())
+    pub fn commit(self) -> Result<()> {
+        self.finish(true)
     }
 
     /// Runs raw SQL: only for tests that tamper with the database on purpose.
@@ -385,10 +680,34 @@ impl WriteTx<'_> {
 
     /// Commits a write that changes nothing any authorization decision reads (a
     /// last-used stamp), so in-memory authorization caches stay valid.
-    pub fn commit_bookkeeping(mut self) -> Result<()> {
-        self.inner.conn.execute_cached("COMMIT", [])?;
+    pub fn commit_bookkeeping(self) -> Result<()> {
+        self.finish(false)
+    }
+
+    fn finish(mut self, state_changed: bool) -> Result<()> {
+        let Some((group, generation)) = self.inner.group else {
+            self.inner.conn.execute_cached("COMMIT", [])?;
+            self.inner.active = false;
+            if state_changed {
+                // After the commit, so a cache filled from the new state is never
+                // labelled with the old generation.
+                self.generation.fetch_add(1, Ordering::AcqRel);
+            }
+            return Ok(());
+        };
+        // Released, the savepoint's work belongs to the shared transaction; on an error
+        // the member rolls back (through drop) and fails alone.
+        self.inner
+            .conn
+            .execute_cached(&format!("RELEASE {MEMBER}"), [])?;
         self.inner.active = false;
-        Ok(())
+        let settled = group.settle(&self.inner.conn, generation, Some(state_changed));
+        // Hand the connection on before waiting for the shared commit.
+        drop(self);
+        match settled {
+            Settled::Done(result) => result,
+            Settled::Wait(number) => group.wait(number),
+        }
     }
 }
 

@@ -219,3 +219,127 @@ fn boundary_usage_is_an_index_lookup() {
         "{plan:?}"
     );
 }
+
+fn file_store(dir: &tempfile::TempDir) -> Store {
+    let s = Store::open(&dir.path().join("v.db")).unwrap();
+    let tx = s.write().unwrap();
+    tx.insert_account(
+        &AccountRow {
+            account_id: "123456789012".into(),
+            created_at: datetime!(2026-01-01 0:00 UTC),
+        },
+        None,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    s
+}
+
+/// Blocks until `n` writers are queued for the writer connection (no sleep: they are
+/// already on their way to it).
+fn until_queued(s: &Store, n: usize) {
+    while s.queued_writers() < n {
+        std::thread::yield_now();
+    }
+}
+
+fn has_user(s: &Store, name: &str) -> bool {
+    s.read()
+        .unwrap()
+        .user("123456789012", name)
+        .unwrap()
+        .is_some()
+}
+
+#[test]
+fn queued_writers_share_one_commit_and_a_rolled_back_one_leaves_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(&dir);
+    let (groups0, members0) = s.group_commits();
+    let g0 = s.generation();
+    let first = s.write().unwrap();
+    first.insert_user(&user("AIDA0", "u0"), "u0").unwrap();
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=4)
+            .map(|i| {
+                let s = &s;
+                scope.spawn(move || {
+                    let tx = s.write()?;
+                    let name = format!("u{i}");
+                    tx.insert_user(&user(&format!("AIDA{i}"), &name), &name)?;
+                    if i == 2 {
+                        // Fails after writing: its row must not be committed.
+                        return Err(Error::Internal("member 2 gives up".into()));
+                    }
+                    tx.commit()
+                })
+            })
+            .collect();
+        until_queued(&s, 4);
+        // Others are queued: the first hands the connection on and waits for the group.
+        let first_result = first.commit();
+        let mut rest: Vec<Result<()>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        rest.insert(0, first_result);
+        rest
+    });
+    assert!(results[0].is_ok() && results[1].is_ok() && results[3].is_ok() && results[4].is_ok());
+    assert!(results[2].is_err());
+    let (groups, members) = s.group_commits();
+    assert_eq!(groups - groups0, 1, "one shared commit");
+    assert_eq!(members - members0, 4, "the four committed writers");
+    assert!(s.generation() > g0);
+    for (name, present) in [
+        ("u0", true),
+        ("u1", true),
+        ("u2", false),
+        ("u3", true),
+        ("u4", true),
+    ] {
+        assert_eq!(has_user(&s, name), present, "{name}");
+    }
+}
+
+#[test]
+fn a_shared_transaction_lost_underneath_fails_every_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(&dir);
+    let first = s.write().unwrap();
+    first.insert_user(&user("AIDA0", "u0"), "u0").unwrap();
+    let (first_result, second_result) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| {
+            let tx = s.write()?;
+            tx.insert_user(&user("AIDA1", "u1"), "u1")?;
+            // What SQLite does to the whole transaction on some errors (a full disk).
+            tx.raw_execute("ROLLBACK")?;
+            tx.commit()
+        });
+        until_queued(&s, 1);
+        let first_result = first.commit();
+        (first_result, second.join().unwrap())
+    });
+    // The first writer's row was lost with the transaction: it must not be told it
+    // committed.
+    assert!(first_result.is_err());
+    assert!(second_result.is_err());
+    assert!(!has_user(&s, "u0") && !has_user(&s, "u1"));
+    // The store goes on working.
+    let tx = s.write().unwrap();
+    tx.insert_user(&user("AIDA2", "u2"), "u2").unwrap();
+    tx.commit().unwrap();
+    assert!(has_user(&s, "u2"));
+}
+
+#[test]
+fn a_lone_writer_commits_at_once_and_backup_waits_for_no_open_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(&dir);
+    let (groups0, _) = s.group_commits();
+    let tx = s.write().unwrap();
+    tx.insert_user(&user("AIDA0", "u0"), "u0").unwrap();
+    tx.commit().unwrap();
+    assert_eq!(s.group_commits().0 - groups0, 1);
+    assert!(has_user(&s, "u0"));
+    s.backup_to(&dir.path().join("copy.db")).unwrap();
+    let copy = Store::open(&dir.path().join("copy.db")).unwrap();
+    assert!(has_user(&copy, "u0"));
+}
