@@ -94,10 +94,11 @@ pub struct KeyRing {
     signing: Sealer,
     session: Sealer,
     authz_message: Sealer,
-    /// Seed of the Ed25519 key that signs audit-log checkpoints. Derived, never stored:
-    /// whoever can edit the database but lacks the master key cannot re-sign a forged
-    /// chain.
-    audit_seed: zeroize::Zeroizing<[u8; 32]>,
+    /// The Ed25519 key that signs audit-log checkpoints. Derived, never stored: whoever
+    /// can edit the database but lacks the master key cannot re-sign a forged chain.
+    /// Expanded once here (a scalar multiplication), not on every audited write; it
+    /// zeroizes itself on drop.
+    audit_key: ed25519_dalek::SigningKey,
 }
 
 /// HKDF info of the audit checkpoint key.
@@ -135,21 +136,21 @@ impl KeyRing {
             signing: derive(&prk, Purpose::SigningKey)?,
             session: derive(&prk, Purpose::SessionSecret)?,
             authz_message: derive(&prk, Purpose::AuthorizationMessage)?,
-            audit_seed: {
+            audit_key: {
                 let okm = prk
                     .expand(&[AUDIT_INFO], Len32)
                     .map_err(|_| Error::Internal("key derivation failed".into()))?;
                 let mut raw = zeroize::Zeroizing::new([0u8; 32]);
                 okm.fill(raw.as_mut())
                     .map_err(|_| Error::Internal("key derivation failed".into()))?;
-                raw
+                ed25519_dalek::SigningKey::from_bytes(&raw)
             },
         })
     }
 
     /// The Ed25519 key that signs audit-log checkpoints.
-    pub fn audit_signing_key(&self) -> ed25519_dalek::SigningKey {
-        ed25519_dalek::SigningKey::from_bytes(&self.audit_seed)
+    pub fn audit_signing_key(&self) -> &ed25519_dalek::SigningKey {
+        &self.audit_key
     }
 
     /// The sealer for `purpose`.

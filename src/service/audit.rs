@@ -303,7 +303,7 @@ impl Vault {
         let Some(entry) = entry else {
             return tx.commit();
         };
-        audit::append(&tx, &[entry], &self.keys.audit_signing_key())?;
+        audit::append(&tx, &[entry], self.keys.audit_signing_key())?;
         tx.commit()?;
         SCOPE.with(|s| {
             if let Some(sc) = s.borrow_mut().as_mut() {
@@ -384,7 +384,7 @@ impl Vault {
         if w.is_none() {
             let (jobs, rx) = mpsc::channel::<Job>();
             let store = Arc::clone(self.store_arc());
-            let signer = self.keys.audit_signing_key();
+            let signer = self.keys.audit_signing_key().clone();
             let stats = Arc::clone(&q.stats);
             let thread = std::thread::Builder::new()
                 .name("iamvault-audit".into())
@@ -424,7 +424,7 @@ impl Vault {
         let tx = self.store().write()?;
         audit::checkpoint_head(
             &tx,
-            &self.keys.audit_signing_key(),
+            self.keys.audit_signing_key(),
             self.now().unix_timestamp(),
         )?;
         tx.commit_bookkeeping()

@@ -197,7 +197,7 @@ impl Vault {
             }
             let signer = ring.audit_signing_key();
             for c in tx.audit_checkpoints()? {
-                let sig = crate::audit::sign_checkpoint(&signer, c.seq, &c.hash);
+                let sig = crate::audit::sign_checkpoint(signer, c.seq, &c.hash);
                 tx.resign_audit_checkpoint(c.seq, signer.verifying_key().as_bytes(), &sig)?;
                 report.checkpoints += 1;
             }
