@@ -20,7 +20,7 @@ use super::{Caller, CallerKind, RequestContext, Vault};
 use crate::error::{Error, Result};
 use crate::model::SecretString;
 use crate::policy::{self, CompiledPolicy, ContextValue, PolicyKind};
-use crate::store::UserRow;
+use crate::store::{EntityKind, RoleRow, UserRow};
 
 /// How often changes by other processes are looked for.
 const EXTERNAL_CHECK: time::Duration = time::Duration::seconds(1);
@@ -39,11 +39,19 @@ pub struct KeyEntry {
 /// could not be compiled (which denies, failing closed).
 type IndexedPolicy = (String, std::result::Result<Arc<CompiledPolicy>, String>);
 
+/// A role as AssumeRole reads it: its row, and its tags as `aws:ResourceTag/…` keys.
+pub(super) struct WarmRole {
+    pub row: RoleRow,
+    pub tag_keys: Vec<(String, ContextValue)>,
+}
+
 #[derive(Default)]
 struct WarmState {
     generation: u64,
     keys: HashMap<String, Option<Arc<KeyEntry>>>,
     principals: HashMap<String, Arc<PrincipalEntry>>,
+    /// `account/lower-case name` → the role, or that there is none.
+    roles: HashMap<String, Option<Arc<WarmRole>>>,
     resources: Option<Arc<HashMap<String, IndexedPolicy>>>,
     data_events: Option<bool>,
 }
@@ -198,6 +206,41 @@ impl Vault {
             st.principals.insert(key, Arc::clone(&entry));
         });
         Ok(Some(entry))
+    }
+
+    /// A role by account and lower-case name, with its tags: from memory while the store
+    /// has not changed, so a warm AssumeRole reads no SQL. A missing role is remembered
+    /// too; creating one moves the generation on.
+    pub(super) fn warm_role(
+        &self,
+        account: &str,
+        name_lower: &str,
+    ) -> Result<Option<Arc<WarmRole>>> {
+        let key = format!("{account}/{name_lower}");
+        let g = self.warm_generation();
+        if let Some(hit) = self.warm_read(g, |st| st.roles.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        let role = {
+            let tx = self.store().read()?;
+            match tx.role(account, name_lower)? {
+                Some(row) => {
+                    let tags = tx.tags(EntityKind::Role, &row.role_id)?;
+                    Some(Arc::new(WarmRole {
+                        tag_keys: super::authz::resource_tag_keys(&tags),
+                        row,
+                    }))
+                }
+                None => None,
+            }
+        };
+        self.warm_write(g, |st| {
+            if st.roles.len() >= WARM_LIMIT {
+                st.roles.clear();
+            }
+            st.roles.insert(key, role.clone());
+        });
+        Ok(role)
     }
 
     /// Whether allowed authorization-API decisions are audited, from memory when warm.

@@ -362,9 +362,41 @@ impl Vault {
         resource_policy: Option<(&str, &CompiledPolicy)>,
         owner: &str,
     ) -> Result<()> {
+        let tags = self.resource_tags(tx, caller, resource)?;
+        self.authorize_with_tags(
+            caller,
+            entry,
+            action,
+            resource,
+            ctx,
+            tags,
+            extra,
+            resource_policy,
+            owner,
+        )
+    }
+
+    /// [`Vault::authorize_with_entry`] with the resource's `aws:ResourceTag/…` keys
+    /// already in hand (from the warm cache), so it reads nothing from the store.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one authorization question, spelled out"
+    )]
+    pub(super) fn authorize_with_tags(
+        &self,
+        caller: &Caller,
+        entry: Option<&PrincipalEntry>,
+        action: &str,
+        resource: &str,
+        ctx: &RequestContext,
+        resource_tags: Vec<(String, ContextValue)>,
+        extra: &[(String, ContextValue)],
+        resource_policy: Option<(&str, &CompiledPolicy)>,
+        owner: &str,
+    ) -> Result<()> {
         super::audit::note(action, resource);
         session_guard(caller, action)?;
-        let mut keys = self.resource_tags(tx, caller, resource)?;
+        let mut keys = resource_tags;
         keys.extend_from_slice(extra);
         let q = Question {
             action,
@@ -798,7 +830,7 @@ pub(super) fn request_tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Conte
 }
 
 /// `aws:ResourceTag/…` for a request on a tagged user or role.
-fn resource_tag_keys(tags: &[crate::store::TagRow]) -> Vec<(String, ContextValue)> {
+pub(super) fn resource_tag_keys(tags: &[crate::store::TagRow]) -> Vec<(String, ContextValue)> {
     tags.iter()
         .map(|t| {
             (

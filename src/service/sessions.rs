@@ -495,16 +495,16 @@ impl Vault {
         // next request; another process's (the local CLI's) within a second, as for the
         // authorization API.
         let entry = self.warm_principal(caller)?;
-        let tx = self.store().read()?;
-        let role = tx
-            .role(role_account.as_str(), &role_name.to_ascii_lowercase())?
-            .filter(|r| super::roles::role_arn(r) == req.role_arn || r.name == role_name);
-        let Some(role) = role else {
+        let warm_role = self
+            .warm_role(role_account.as_str(), &role_name.to_ascii_lowercase())?
+            .filter(|r| super::roles::role_arn(&r.row) == req.role_arn || r.row.name == role_name);
+        let Some(warm_role) = warm_role else {
             return Err(Error::AccessDenied(format!(
                 "User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
                 caller.arn, req.role_arn
             )));
         };
+        let role = &warm_role.row;
         let max = if chained {
             3600
         } else {
@@ -524,7 +524,6 @@ impl Vault {
                 ),
             ));
         }
-        drop(tx);
         // MFA given with the request.
         let mut mfa_time = match &caller.kind {
             CallerKind::Session(c) => c.mfa_time,
@@ -547,7 +546,6 @@ impl Vault {
                 "SerialNumber and TokenCode go together".into(),
             ));
         }
-        let tx = self.store().read()?;
         let trust = self
             .compiled
             .get(&role.trust_policy, PolicyKind::Trust)
@@ -579,40 +577,32 @@ impl Vault {
             ));
         }
         keys.extend(super::authz::request_tag_keys(&req.tags));
-        let role_arn = super::roles::role_arn(&role);
+        let role_arn = super::roles::role_arn(role);
         let trust_ref = Some(("trust policy", trust.as_ref()));
-        self.authorize_with_entry(
-            &tx,
-            caller,
-            entry.as_deref(),
-            "sts:AssumeRole",
-            &role_arn,
-            ctx,
-            &keys,
-            trust_ref,
-            role_account.as_str(),
-        )?;
+        // `aws:ResourceTag/…` of the role, for a role of the caller's own account (as
+        // for any IAM resource the caller names).
+        let role_tags = || {
+            if role_account == caller.account {
+                warm_role.tag_keys.clone()
+            } else {
+                Vec::new()
+            }
+        };
+        let mut actions = vec!["sts:AssumeRole"];
         if !req.tags.is_empty() || !req.transitive_tag_keys.is_empty() {
-            self.authorize_with_entry(
-                &tx,
-                caller,
-                entry.as_deref(),
-                "sts:TagSession",
-                &role_arn,
-                ctx,
-                &keys,
-                trust_ref,
-                role_account.as_str(),
-            )?;
+            actions.push("sts:TagSession");
         }
         if req.source_identity.is_some() {
-            self.authorize_with_entry(
-                &tx,
+            actions.push("sts:SetSourceIdentity");
+        }
+        for action in actions {
+            self.authorize_with_tags(
                 caller,
                 entry.as_deref(),
-                "sts:SetSourceIdentity",
+                action,
                 &role_arn,
                 ctx,
+                role_tags(),
                 &keys,
                 trust_ref,
                 role_account.as_str(),
@@ -628,15 +618,17 @@ impl Vault {
                 _ => Error::from(e),
             })?;
         }
-        for a in &req.policy_arns {
-            if self
-                .managed_document(&tx, role_account.as_str(), a)?
-                .is_none()
-            {
-                return Err(Error::InvalidInput(format!("policy {a} does not exist")));
+        if !req.policy_arns.is_empty() {
+            let tx = self.store().read()?;
+            for a in &req.policy_arns {
+                if self
+                    .managed_document(&tx, role_account.as_str(), a)?
+                    .is_none()
+                {
+                    return Err(Error::InvalidInput(format!("policy {a} does not exist")));
+                }
             }
         }
-        drop(tx);
         let session_arn = format!(
             "arn:aws:sts::{}:assumed-role/{}/{}",
             role.account_id, role.name, req.session_name

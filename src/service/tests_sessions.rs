@@ -541,3 +541,46 @@ fn assume_role_sees_a_policy_change_on_the_next_call() {
     let e = assume(&t, &alice, &role_arn).err().unwrap();
     assert_eq!(e.code(), "AccessDenied", "{e}");
 }
+
+#[test]
+fn assume_role_sees_a_role_change_on_the_next_call() {
+    // AssumeRole reads the role (its trust policy and tags) from the warm cache; a change
+    // through the vault must reach the very next call.
+    let t = setup();
+    let role_arn = role(&t, A, "target", &trust_of(A));
+    let tagged = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"blue"}}}]}"#;
+    let (alice, _) = user(&t, A, "alice", tagged);
+    // No tag yet: denied, and the role without tags is now cached.
+    let e = assume(&t, &alice, &role_arn).err().unwrap();
+    assert_eq!(e.code(), "AccessDenied", "{e}");
+    let tag = crate::model::Tag {
+        key: "team".into(),
+        value: "blue".into(),
+    };
+    t.v.tag_role(&root(A), &ctx(), "target", std::slice::from_ref(&tag))
+        .unwrap();
+    assume(&t, &alice, &role_arn).unwrap();
+    t.v.untag_role(&root(A), &ctx(), "target", &["team".to_owned()])
+        .unwrap();
+    let e = assume(&t, &alice, &role_arn).err().unwrap();
+    assert_eq!(e.code(), "AccessDenied", "{e}");
+    // A trust policy that no longer names the account refuses at once.
+    t.v.tag_role(&root(A), &ctx(), "target", std::slice::from_ref(&tag))
+        .unwrap();
+    assume(&t, &alice, &role_arn).unwrap();
+    t.v.update_assume_role_policy(&root(A), &ctx(), "target", &trust_of(B))
+        .unwrap();
+    let e = assume(&t, &alice, &role_arn).err().unwrap();
+    assert_eq!(e.code(), "AccessDenied", "{e}");
+    // A deleted role is gone at once, and one made again under the name is found.
+    t.v.update_assume_role_policy(&root(A), &ctx(), "target", &trust_of(A))
+        .unwrap();
+    assume(&t, &alice, &role_arn).unwrap();
+    t.v.delete_role(&root(A), &ctx(), "target", true).unwrap();
+    let e = assume(&t, &alice, &role_arn).err().unwrap();
+    assert_eq!(e.code(), "AccessDenied", "{e}");
+    let again = role(&t, A, "target", &trust_of(A));
+    t.v.tag_role(&root(A), &ctx(), "target", std::slice::from_ref(&tag))
+        .unwrap();
+    assume(&t, &alice, &again).unwrap();
+}
