@@ -161,6 +161,49 @@ impl Vault {
             && self.stamp_known_fresh(access_key_id, service)
     }
 
+    /// Whether an `AssumeRole` of `role_arn` signed with these credentials can be answered
+    /// from memory right now ([`Vault::credentials_warm`], and the caller's policies, the
+    /// role and the token signing state are cached for the current generation). The
+    /// server then handles it on its async worker. A hint, as for `credentials_warm`.
+    pub fn assume_role_warm(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+        service: &str,
+        role_arn: &str,
+    ) -> bool {
+        if !self.credentials_warm(access_key_id, session_token, service) || !self.minting_warm() {
+            return false;
+        }
+        let Ok(arn) = crate::model::Arn::parse(role_arn) else {
+            return false;
+        };
+        let Some(role_name) = arn
+            .resource()
+            .strip_prefix("role/")
+            .and_then(|r| r.rsplit('/').next())
+        else {
+            return false;
+        };
+        let role_key = format!("{}/{}", arn.account(), role_name.to_ascii_lowercase());
+        let g = self.store().generation();
+        let token_id = match session_token {
+            Some(token) => match self.warm_session_token_id(token) {
+                Some(id) => Some(id),
+                None => return false,
+            },
+            None => None,
+        };
+        self.warm_read(g, |st| {
+            let principal = match token_id {
+                Some(id) => format!("t:{}", hex::encode(id)),
+                None => format!("u:{}", st.keys.get(access_key_id)?.as_ref()?.user.user_id),
+            };
+            Some(st.principals.contains_key(&principal) && st.roles.contains_key(&role_key))
+        })
+        .unwrap_or(false)
+    }
+
     /// Whether `(key, service)` was stamped as used less than 15 minutes ago, as far as
     /// this process knows.
     pub(super) fn stamp_known_fresh(&self, key: &str, service: &str) -> bool {

@@ -741,18 +741,39 @@ impl Vault {
     /// Whether [`Vault::verify_session`] would answer `token` from memory right now: the
     /// token was verified before and the revocation state needs no refresh (no SQL).
     pub(super) fn session_warm(&self, token: &str) -> bool {
+        self.warm_session_token_id(token).is_some()
+    }
+
+    /// For a session token verified before, while the signing keys and the revocation
+    /// state are fresh in memory: the session's token id (what its warm caller entry is
+    /// filed under). `None` when answering for it could touch the store.
+    pub(super) fn warm_session_token_id(&self, token: &str) -> Option<[u8; 16]> {
         let now = self.now();
         let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
         let mut key = [0u8; 32];
         key.copy_from_slice(digest.as_ref());
-        self.token_state().read().is_ok_and(|st| {
-            st.current.is_some()
-                && st
-                    .revocations
-                    .checked_at
-                    .is_some_and(|t| now - t < REVOCATION_REFRESH && t <= now)
-                && st.cache.contains_key(&key)
-        })
+        let st = self.token_state().read().ok()?;
+        if !Self::tokens_fresh(&st, now) {
+            return None;
+        }
+        st.cache.get(&key).map(|s| s.claims.token_id)
+    }
+
+    /// Whether a session can be minted without touching the store: the signing key is
+    /// loaded and the revocation state was read less than a second ago.
+    pub(super) fn minting_warm(&self) -> bool {
+        let now = self.now();
+        self.token_state()
+            .read()
+            .is_ok_and(|st| Self::tokens_fresh(&st, now))
+    }
+
+    fn tokens_fresh(st: &TokenState, now: OffsetDateTime) -> bool {
+        st.current.is_some()
+            && st
+                .revocations
+                .checked_at
+                .is_some_and(|t| now - t < REVOCATION_REFRESH && t <= now)
     }
 
     /// Verifies a session token presented with `access_key_id`. A token seen before is

@@ -584,3 +584,44 @@ fn assume_role_sees_a_role_change_on_the_next_call() {
         .unwrap();
     assume(&t, &alice, &again).unwrap();
 }
+
+#[test]
+fn a_warm_assume_role_reads_no_store_and_is_reported_warm_only_then() {
+    let t = setup();
+    let role_arn = role(&t, A, "target", &trust_of(A));
+    let (alice, key) = user(&t, A, "alice", ALLOW_ASSUME);
+    // Cold: nothing about the key, the caller or the role is in memory.
+    assert!(!t.v.assume_role_warm(&key, None, "sts", &role_arn));
+    // What the server does for a request: check the key, stamp its use, then act. (The
+    // first session ever minted creates the token signing key: a commit, so the next
+    // request checks the key again.)
+    for _ in 0..2 {
+        t.v.access_key_secret(&key).unwrap();
+        t.v.record_access_key_use(&key, "sts", "us-east-1").unwrap();
+        assume(&t, &alice, &role_arn).unwrap();
+    }
+    assert!(t.v.assume_role_warm(&key, None, "sts", &role_arn));
+    let before = t.v.store().transactions();
+    assume(&t, &alice, &role_arn).unwrap();
+    assert_eq!(
+        t.v.store().transactions(),
+        before,
+        "a warm AssumeRole read the store"
+    );
+    // Another role, or a role ARN that is not one: not in memory.
+    assert!(!t.v.assume_role_warm(&key, None, "sts", "arn:aws:iam::123456789012:role/other"));
+    assert!(!t.v.assume_role_warm(&key, None, "sts", "arn:aws:iam::123456789012:user/alice"));
+    assert!(!t.v.assume_role_warm(&key, None, "sts", "not an arn"));
+    // Any committed change (here to the role) makes it cold until read again.
+    t.v.update_assume_role_policy(&root(A), &ctx(), "target", &trust_of(B))
+        .unwrap();
+    assert!(!t.v.assume_role_warm(&key, None, "sts", &role_arn));
+    // So does the revocation state going stale (it is re-read after a second).
+    t.v.update_assume_role_policy(&root(A), &ctx(), "target", &trust_of(A))
+        .unwrap();
+    t.v.access_key_secret(&key).unwrap();
+    assume(&t, &alice, &role_arn).unwrap();
+    assert!(t.v.assume_role_warm(&key, None, "sts", &role_arn));
+    t.clock.advance(Duration::seconds(2));
+    assert!(!t.v.assume_role_warm(&key, None, "sts", &role_arn));
+}
