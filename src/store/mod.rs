@@ -305,9 +305,22 @@ impl Store {
         // Counted while waiting for the connection: a writer that commits and sees others
         // queued leaves the shared transaction open for them.
         self.group.queued.fetch_add(1, Ordering::SeqCst);
-        let conn = self.lock();
+        let conn = self.conn.lock();
         self.group.queued.fetch_sub(1, Ordering::SeqCst);
-        let conn = conn?;
+        let conn = match conn {
+            Ok(conn) => conn,
+            Err(poisoned) => {
+                // A thread panicked holding the connection (its savepoint was rolled back
+                // as it unwound). Fail the open group, if any, so its members stop
+                // waiting; the store stays refused as before.
+                let conn = poisoned.into_inner();
+                if let Some(g) = self.group.state().open.as_mut() {
+                    g.poisoned = true;
+                }
+                let _ = self.group.settle(&conn, &self.generation, None);
+                return Err(Error::Internal("the database handle is poisoned".into()));
+            }
+        };
         self.group.join(&conn, &self.generation)?;
         Ok(WriteTx {
             inner: ReadTx {

@@ -343,3 +343,39 @@ fn a_lone_writer_commits_at_once_and_backup_waits_for_no_open_group() {
     let copy = Store::open(&dir.path().join("copy.db")).unwrap();
     assert!(has_user(&copy, "u0"));
 }
+
+#[test]
+fn a_panic_in_a_group_fails_its_members_instead_of_leaving_them_waiting() {
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(&dir);
+    let holding = AtomicBool::new(false);
+    let first = s.write().unwrap();
+    first.insert_user(&user("AIDA0", "u0"), "u0").unwrap();
+    let (first_result, behind_result) = std::thread::scope(|scope| {
+        let panicking = scope.spawn(|| {
+            let tx = s.write().unwrap();
+            tx.insert_user(&user("AIDA1", "u1"), "u1").unwrap();
+            holding.store(true, Ordering::SeqCst);
+            // With a writer queued behind, the group stays open past this one.
+            until_queued(&s, 1);
+            panic!("a bug while holding the connection");
+        });
+        until_queued(&s, 1);
+        let behind = scope.spawn(|| {
+            while !holding.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            // Finds the handle poisoned, and ends the open group.
+            s.write().map(drop)
+        });
+        // The panicking writer is queued: the first hands the connection on and waits.
+        let r = first.commit();
+        assert!(panicking.join().is_err());
+        (r, behind.join().unwrap())
+    });
+    // The first writer's work was in the group that could not commit: it hears so.
+    assert!(first_result.is_err());
+    assert!(behind_result.is_err());
+    assert!(!has_user(&s, "u0") && !has_user(&s, "u1"));
+}
