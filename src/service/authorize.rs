@@ -20,7 +20,7 @@ use super::{Caller, CallerKind, RequestContext, Vault};
 use crate::error::{Error, Result};
 use crate::model::SecretString;
 use crate::policy::{self, CompiledPolicy, ContextValue, PolicyKind};
-use crate::store::{EntityKind, RoleRow, UserRow};
+use crate::store::{EntityKind, ReadTx, RoleRow, UserRow};
 
 /// How often changes by other processes are looked for.
 const EXTERNAL_CHECK: time::Duration = time::Duration::seconds(1);
@@ -231,13 +231,33 @@ impl Vault {
             CallerKind::User { user_id, .. } => format!("u:{user_id}"),
             CallerKind::Session(c) => format!("t:{}", hex::encode(c.token_id)),
         };
+        self.warm_entry(key, |tx| self.principal_entry(tx, caller))
+    }
+
+    /// The identity side of the user `user_id` as its own long-term key sees it (the
+    /// same cache entry), from memory when warm; `None` when there is no such user.
+    pub(super) fn warm_user(&self, user_id: &str) -> Result<Option<Arc<PrincipalEntry>>> {
+        self.warm_entry(format!("u:{user_id}"), |tx| {
+            tx.user_by_id(user_id)?
+                .map(|u| self.user_entry(tx, &u))
+                .transpose()
+        })
+    }
+
+    /// A principal's identity side under `key`, from memory when warm, else loaded in a
+    /// read transaction of its own and remembered for the current generation.
+    fn warm_entry(
+        &self,
+        key: String,
+        load: impl FnOnce(&ReadTx<'_>) -> Result<Option<PrincipalEntry>>,
+    ) -> Result<Option<Arc<PrincipalEntry>>> {
         let g = self.warm_generation();
         if let Some(hit) = self.warm_read(g, |st| st.principals.get(&key).cloned()) {
             return Ok(Some(hit));
         }
         let entry = {
             let tx = self.store().read()?;
-            self.principal_entry(&tx, caller)?
+            load(&tx)?
         };
         let Some(entry) = entry.map(Arc::new) else {
             return Ok(None);

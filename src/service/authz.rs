@@ -313,6 +313,21 @@ impl Vault {
         self.authorize_resource(tx, caller, action, resource, ctx, extra, None, &owner)
     }
 
+    /// [`Vault::authorize`] with the caller's identity side already in hand (from the
+    /// warm cache: `None` is the root user).
+    pub(super) fn authorize_entry(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        entry: Option<&PrincipalEntry>,
+        action: &str,
+        resource: &str,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        let owner = resource_account(resource).unwrap_or(caller.account.as_str());
+        self.authorize_with_entry(tx, caller, entry, action, resource, ctx, &[], None, owner)
+    }
+
     /// Authorizes against the caller's policies and, when given, a resource-based (or
     /// trust) policy of a resource owned by `owner`.
     #[allow(
@@ -398,11 +413,74 @@ impl Vault {
         session_guard(caller, action)?;
         let mut keys = resource_tags;
         keys.extend_from_slice(extra);
+        self.decide(
+            caller,
+            entry,
+            action,
+            resource,
+            ctx,
+            &keys,
+            resource_policy,
+            owner,
+        )
+    }
+
+    /// [`Vault::authorize_entry`] for an action on the user whose identity side is
+    /// `target` (from the warm cache), at `target_arn`, its ARN: the user's tags are its
+    /// `aws:ResourceTag/…` keys, so no transaction is needed.
+    pub(super) fn authorize_on_user(
+        &self,
+        caller: &Caller,
+        entry: Option<&PrincipalEntry>,
+        action: &str,
+        target: &PrincipalEntry,
+        target_arn: &str,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        super::audit::note(action, target_arn);
+        session_guard(caller, action)?;
+        // What `resource_tags` reads for a user ARN of the caller's account.
+        let keys = if target_arn.starts_with(&format!("arn:aws:iam::{}:user/", caller.account)) {
+            target
+                .pols
+                .tags
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        format!("aws:ResourceTag/{k}"),
+                        ContextValue::String(v.clone()),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let owner = resource_account(target_arn).unwrap_or(caller.account.as_str());
+        self.decide(caller, entry, action, target_arn, ctx, &keys, None, owner)
+    }
+
+    /// Decides an authorization question whose condition keys are all in hand: `Ok` when
+    /// allowed, else `AccessDenied` with the explanation.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one authorization question, spelled out"
+    )]
+    fn decide(
+        &self,
+        caller: &Caller,
+        entry: Option<&PrincipalEntry>,
+        action: &str,
+        resource: &str,
+        ctx: &RequestContext,
+        keys: &[(String, ContextValue)],
+        resource_policy: Option<(&str, &CompiledPolicy)>,
+        owner: &str,
+    ) -> Result<()> {
         let q = Question {
             action,
             resource,
             ctx,
-            keys: &keys,
+            keys,
             resource_policy,
             covering: &[],
             owner,
@@ -430,22 +508,29 @@ impl Vault {
                 let user = tx.user_by_id(user_id)?.ok_or_else(|| {
                     Error::AccessDenied(format!("User: {} no longer exists", caller.arn))
                 })?;
-                let pols = self.user_policies(tx, &user)?;
-                let mut keys = vec![
-                    (
-                        "aws:username".to_owned(),
-                        ContextValue::String(user.name.clone()),
-                    ),
-                    (
-                        "aws:userid".to_owned(),
-                        ContextValue::String(user.user_id.clone()),
-                    ),
-                ];
-                keys.extend(principal_tag_keys(&pols.tags));
-                Ok(Some(PrincipalEntry::new(pols, keys, "User")))
+                self.user_entry(tx, &user).map(Some)
             }
             CallerKind::Session(c) => self.session_entry(tx, caller, c).map(Some),
         }
+    }
+
+    /// The identity side of a user calling with its own long-term key: its policies
+    /// ([`Vault::user_policies`]) and its context keys. The warm cache keeps one per user
+    /// id, shared by the user's own requests and simulations of the user.
+    pub(super) fn user_entry(&self, tx: &ReadTx<'_>, user: &UserRow) -> Result<PrincipalEntry> {
+        let pols = self.user_policies(tx, user)?;
+        let mut keys = vec![
+            (
+                "aws:username".to_owned(),
+                ContextValue::String(user.name.clone()),
+            ),
+            (
+                "aws:userid".to_owned(),
+                ContextValue::String(user.user_id.clone()),
+            ),
+        ];
+        keys.extend(principal_tag_keys(&pols.tags));
+        Ok(PrincipalEntry::new(pols, keys, "User"))
     }
 
     /// Decides `q` for a caller whose identity side is `entry` (`None`: the root user).

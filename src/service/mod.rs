@@ -312,3 +312,5 @@ mod tests_instances;
 mod tests_sessions;
 #[cfg(test)]
 mod tests_signin;
+#[cfg(test)]
+mod tests_simulate;

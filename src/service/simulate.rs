@@ -8,7 +8,6 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::users::require_user;
 use super::{Caller, RequestContext, Vault, name};
 use crate::error::{Error, Result};
 use crate::model::NameKind;
@@ -181,32 +180,77 @@ impl Vault {
         ctx: &RequestContext,
         input: &SimulationInput,
     ) -> Result<SimulationResult> {
-        let tx = self.store().read()?;
-        let user = match &input.principal_user {
+        // The identity sides of the caller and of the simulated user come from the warm
+        // cache (no SQL for principals seen since the store last changed). On a miss
+        // each loads in a read transaction of its own, so neither is fetched while a
+        // transaction is open here.
+        let (user, stored) = match &input.principal_user {
             Some(u) => {
                 let n = name(NameKind::User, u)?;
-                let row = tx.user(caller.account.as_str(), n.canonical())?;
+                let entry = self.warm_principal(caller)?;
+                let row = self
+                    .store()
+                    .read()?
+                    .user(caller.account.as_str(), n.canonical())?;
                 let arn = super::users::arn_for(&caller.account, row.as_ref(), &n);
-                self.authorize(&tx, caller, "iam:SimulatePrincipalPolicy", &arn, ctx)?;
-                Some(require_user(&tx, &caller.account, &n)?)
+                // The simulated user's stored side. A failure to load it is reported
+                // after the authorization and the input checks, as before.
+                let stored = row.as_ref().map(|r| self.warm_user(&r.user_id));
+                match &stored {
+                    Some(Ok(Some(target))) => self.authorize_on_user(
+                        caller,
+                        entry.as_deref(),
+                        "iam:SimulatePrincipalPolicy",
+                        target,
+                        &arn,
+                        ctx,
+                    )?,
+                    _ => {
+                        let tx = self.store().read()?;
+                        self.authorize_entry(
+                            &tx,
+                            caller,
+                            entry.as_deref(),
+                            "iam:SimulatePrincipalPolicy",
+                            &arn,
+                            ctx,
+                        )?;
+                    }
+                }
+                let row = row.ok_or_else(|| super::no_such("user", n.as_str()))?;
+                (Some(row), stored)
             }
             None => {
-                self.authorize(&tx, caller, "iam:SimulateCustomPolicy", "*", ctx)?;
-                None
+                let entry = self.warm_principal(caller)?;
+                let tx = self.store().read()?;
+                self.authorize_entry(
+                    &tx,
+                    caller,
+                    entry.as_deref(),
+                    "iam:SimulateCustomPolicy",
+                    "*",
+                    ctx,
+                )?;
+                (None, None)
             }
         };
         if input.action.is_empty() {
             return Err(Error::InvalidInput("an action is required".into()));
         }
         let resource = input.resource.clone().unwrap_or_else(|| "*".into());
+        let stored = match (stored, &user) {
+            (Some(loaded), Some(u)) => {
+                Some(loaded?.ok_or_else(|| super::no_such("user", &u.name))?)
+            }
+            _ => None,
+        };
         let mut identity: Vec<(String, Arc<CompiledPolicy>)> = Vec::new();
         let mut boundary = None;
-        let mut tags = Vec::new();
-        if let Some(u) = &user {
-            let p = self.user_policies(&tx, u)?;
-            identity = p.identity;
-            boundary = p.boundary;
-            tags = p.tags;
+        let mut tags: &[(String, String)] = &[];
+        if let Some(e) = &stored {
+            identity.clone_from(&e.pols.identity);
+            boundary.clone_from(&e.pols.boundary);
+            tags = &e.pols.tags;
         }
         for (i, d) in input.identity_policies.iter().enumerate() {
             let id = format!("PolicyInputList.{}", i + 1);
