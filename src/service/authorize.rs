@@ -52,6 +52,8 @@ struct WarmState {
     principals: HashMap<String, Arc<PrincipalEntry>>,
     /// `account/lower-case name` → the role, or that there is none.
     roles: HashMap<String, Option<Arc<WarmRole>>>,
+    /// Users by (account, canonical name); only users that exist.
+    users: HashMap<(String, String), Arc<UserRow>>,
     resources: Option<Arc<HashMap<String, IndexedPolicy>>>,
     data_events: Option<bool>,
 }
@@ -242,6 +244,35 @@ impl Vault {
                 .map(|u| self.user_entry(tx, &u))
                 .transpose()
         })
+    }
+
+    /// A user by account and canonical name, from memory when warm. A missing user is
+    /// looked up again each time (not remembered, so unknown names cannot fill memory).
+    pub(super) fn warm_user_by_name(
+        &self,
+        account: &str,
+        name_canon: &str,
+    ) -> Result<Option<Arc<UserRow>>> {
+        let key = (account.to_owned(), name_canon.to_owned());
+        let g = self.warm_generation();
+        if let Some(hit) = self.warm_read(g, |st| st.users.get(&key).cloned()) {
+            return Ok(Some(hit));
+        }
+        let Some(row) = self
+            .store()
+            .read()?
+            .user(account, name_canon)?
+            .map(Arc::new)
+        else {
+            return Ok(None);
+        };
+        self.warm_write(g, |st| {
+            if st.users.len() >= WARM_LIMIT {
+                st.users.clear();
+            }
+            st.users.insert(key, Arc::clone(&row));
+        });
+        Ok(Some(row))
     }
 
     /// A principal's identity side under `key`, from memory when warm, else loaded in a

@@ -180,19 +180,16 @@ impl Vault {
         ctx: &RequestContext,
         input: &SimulationInput,
     ) -> Result<SimulationResult> {
-        // The identity sides of the caller and of the simulated user come from the warm
-        // cache (no SQL for principals seen since the store last changed). On a miss
-        // each loads in a read transaction of its own, so neither is fetched while a
-        // transaction is open here.
+        // The simulated user's row and the identity sides of the caller and of that user
+        // come from the warm cache (no SQL for principals seen since the store last
+        // changed). On a miss each loads in a read transaction of its own, so none is
+        // fetched while a transaction is open here.
         let (user, stored) = match &input.principal_user {
             Some(u) => {
                 let n = name(NameKind::User, u)?;
                 let entry = self.warm_principal(caller)?;
-                let row = self
-                    .store()
-                    .read()?
-                    .user(caller.account.as_str(), n.canonical())?;
-                let arn = super::users::arn_for(&caller.account, row.as_ref(), &n);
+                let row = self.warm_user_by_name(caller.account.as_str(), n.canonical())?;
+                let arn = super::users::arn_for(&caller.account, row.as_deref(), &n);
                 // The simulated user's stored side. A failure to load it is reported
                 // after the authorization and the input checks, as before.
                 let stored = row.as_ref().map(|r| self.warm_user(&r.user_id));
