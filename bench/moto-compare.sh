@@ -18,7 +18,10 @@ CLIENTS=${CLIENTS:-"1 32"}
 DURATION=${DURATION:-10}
 SWEEP_DURATION=${SWEEP_DURATION:-5}
 SWEEP_CLIENTS=${SWEEP_CLIENTS:-1,2,4,8,16,32}
-LOGIN_USERS=${LOGIN_USERS:-400}
+# Each login run signs every prepared user in once and ends when they run out: enough
+# users for DURATION seconds at ~150 sign-ins/s (two cores of argon2id) make the login rows
+# full-length measurements, not a 2-second burst.
+LOGIN_USERS=${LOGIN_USERS:-$((DURATION * 150))}
 SCENARIOS=${SCENARIOS:-"get-caller-identity get-caller-identity-session assume-role create-delete-access-key simulate-principal-policy authorize login"}
 OUT=${OUT:-$HERE/target/compare-$(date +%Y%m%d-%H%M%S)}
 VENV=$HERE/target/moto-venv

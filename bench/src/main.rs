@@ -199,6 +199,10 @@ enum Cmd {
         threads: usize,
         #[arg(long, default_value_t = 5.0)]
         secs: f64,
+        /// Verify through the vault's hash pool (its reused argon2 memory, one per
+        /// permit) instead of argon2's own verifier: the argon2 part of a sign-in alone.
+        #[arg(long)]
+        pool: bool,
     },
 }
 
@@ -310,7 +314,7 @@ fn finish(a: &RunArgs, rec: Record) -> Result<Record, String> {
     Ok(rec)
 }
 
-fn argon2_rate(threads: usize, secs: f64) -> Result<f64, String> {
+fn argon2_rate(threads: usize, secs: f64, through_pool: bool) -> Result<f64, String> {
     use iamvault::clock::SystemRandom;
     use iamvault::model::SecretString;
     let pw = SecretString::new("Bench-pass-7f3!Qz".into());
@@ -320,6 +324,14 @@ fn argon2_rate(threads: usize, secs: f64) -> Result<f64, String> {
         iamvault::auth::PasswordParams::default(),
     )
     .map_err(|e| e.to_string())?;
+    let pool = iamvault::auth::HashPool::new(threads, iamvault::auth::PasswordParams::default());
+    let verify = |pw: &SecretString, phc: &str| {
+        if through_pool {
+            pool.verify(pw, phc).unwrap_or(false)
+        } else {
+            iamvault::auth::verify_password(pw, phc)
+        }
+    };
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(secs);
     let total: usize = std::thread::scope(|s| {
@@ -328,7 +340,7 @@ fn argon2_rate(threads: usize, secs: f64) -> Result<f64, String> {
                 s.spawn(|| {
                     let mut n = 0usize;
                     while Instant::now() < deadline {
-                        if iamvault::auth::verify_password(&pw, &phc) {
+                        if verify(&pw, &phc) {
                             n += 1;
                         }
                     }
@@ -467,11 +479,18 @@ async fn main_async(cli: Cli) -> Result<(), String> {
             let figs = scale::scale(&args).await?;
             print!("{}", scale::print(&figs, clients));
         }
-        Cmd::Argon2Rate { threads, secs } => {
-            let r = tokio::task::spawn_blocking(move || argon2_rate(threads, secs))
+        Cmd::Argon2Rate {
+            threads,
+            secs,
+            pool,
+        } => {
+            let r = tokio::task::spawn_blocking(move || argon2_rate(threads, secs, pool))
                 .await
                 .map_err(|e| e.to_string())??;
-            println!("raw argon2id verify (m=19456 KiB, t=2, p=1) on {threads} threads: {r:.1} /s");
+            let how = if pool { "through the hash pool" } else { "raw" };
+            println!(
+                "{how} argon2id verify (m=19456 KiB, t=2, p=1) on {threads} threads: {r:.1} /s"
+            );
         }
     }
     Ok(())

@@ -27,6 +27,23 @@ pub struct State {
     pub bucket: String,
     pub authorize_note: Option<String>,
     pub login: Vec<LoginUser>,
+    /// The next loopback source address a `login` run may use (see
+    /// [`login_source_address`]): every run takes fresh ones, so a run never meets the
+    /// per-address sign-in limit that an earlier run spent.
+    #[serde(default)]
+    pub login_next_source: u32,
+}
+
+/// Loopback source addresses 127.10.0.1 onwards, 62,500 per second octet (10..=249),
+/// skipping .0 and the top of each last octet.
+pub fn login_source_address(i: u32) -> std::net::Ipv4Addr {
+    let i = i % (240 * 62_500);
+    std::net::Ipv4Addr::new(
+        127,
+        (10 + i / 62_500) as u8,
+        (i / 250 % 250) as u8,
+        (1 + i % 250) as u8,
+    )
 }
 
 /// A user with a password and an enabled virtual MFA device.
@@ -259,6 +276,8 @@ pub async fn setup(
         bucket,
         authorize_note,
         login,
+        // Another setup against the same server within the minute starts elsewhere.
+        login_next_source: (SystemClock.now().unix_timestamp() / 60 % 240 * 62_500) as u32,
     })
 }
 

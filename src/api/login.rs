@@ -104,14 +104,16 @@ pub async fn handler(
                 AccountId::parse(&req.account_id).map_err(|_| Error::AuthenticationFailed)?;
             let password = SecretString::new(req.password);
             let new_password = req.new_password.map(SecretString::new);
-            let signin = st2.vault.sign_in(
+            // A success's audit record is written in the sign-in's own transaction;
+            // a failure's is queued below.
+            st2.vault.sign_in_session(
                 &account,
                 &req.user_name,
                 &password,
                 req.mfa_code.as_deref(),
                 new_password.as_ref(),
-            )?;
-            st2.vault.session_for_sign_in(&signin, req.duration_seconds)
+                req.duration_seconds,
+            )
         })();
         let message = match &result {
             Ok(_) => String::new(),
@@ -121,10 +123,20 @@ pub async fn handler(
             Ok(_) => crate::service::AuditOutcome::Allowed,
             Err(e) => crate::service::AuditOutcome::of(e, &message),
         };
-        st2.vault.audit_finish(guard, outcome)?;
-        result
+        // Queued here, awaited below: the blocking thread and the admission permit go
+        // to the next sign-in while the record's fsync runs.
+        let pending = st2.vault.audit_finish_pending(guard, outcome);
+        (result, pending)
     })
     .await;
+    let result = match result {
+        // The answer still waits until the record is durable.
+        Ok((result, pending)) => match pending.durable().await {
+            Ok(()) => Ok(result),
+            Err(e) => Ok(Err(e)),
+        },
+        Err(e) => Err(e),
+    };
     match result {
         Ok(Ok(s)) => {
             let creds = serde_json::to_value(&s).unwrap_or_default();

@@ -13,8 +13,10 @@ use crate::clock::Random;
 use crate::error::{Error, Result};
 use crate::model::SecretString;
 
-/// Sign-ins admitted to the blocking pool per argon2 permit (see [`HashPool::admission`]).
-const ADMITTED_PER_PERMIT: usize = 2;
+/// Sign-ins admitted to the blocking pool per argon2 permit (see [`HashPool::admission`]):
+/// one hashing, one reserving its attempt or committing its success, and one ready to hash
+/// when a permit frees, so a core never waits for a sign-in's fsync.
+const ADMITTED_PER_PERMIT: usize = 3;
 
 /// The pool.
 pub struct HashPool {
@@ -58,8 +60,10 @@ impl HashPool {
     }
 
     /// The gate an async caller (the login endpoint) passes before it takes a blocking
-    /// thread for a sign-in: twice as many sign-ins as hash permits, so one sign-in's
-    /// store writes overlap another's hashing while the rest wait as cheap async tasks.
+    /// thread for a sign-in: three times as many sign-ins as hash permits, so the store
+    /// writes of the others overlap each permit's hashing while the rest wait as cheap
+    /// async tasks. (With two per permit, the argon2 threads sat idle while both of the
+    /// others waited on the store.)
     /// Without it a flood of sign-ins parks one blocking thread per request on the pool
     /// (up to tokio's 512), and a request the server sheds after its timeout still runs
     /// its argon2 verification later, for an answer nobody reads.
@@ -213,12 +217,12 @@ mod tests {
     }
 
     #[test]
-    fn admission_admits_twice_the_hash_permits() {
-        assert_eq!(HashPool::new(2, cheap()).admission().available_permits(), 4);
-        assert_eq!(HashPool::new(0, cheap()).admission().available_permits(), 2);
+    fn admission_admits_three_times_the_hash_permits() {
+        assert_eq!(HashPool::new(2, cheap()).admission().available_permits(), 6);
+        assert_eq!(HashPool::new(0, cheap()).admission().available_permits(), 3);
         let pool = HashPool::new(1, cheap());
         let gate = pool.admission();
-        let held = Arc::clone(&gate).try_acquire_many_owned(2).unwrap();
+        let held = Arc::clone(&gate).try_acquire_many_owned(3).unwrap();
         assert!(pool.admission().try_acquire().is_err(), "one gate, shared");
         drop(held);
         assert!(pool.admission().try_acquire().is_ok());

@@ -114,6 +114,18 @@ fn session_name_ok(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
+/// The lifetime of a sign-in session: 12 hours unless asked, 15 minutes to 36 hours.
+pub(super) fn sign_in_duration(duration: Option<i64>) -> Result<i64> {
+    let d = duration.unwrap_or(43_200);
+    if !(900..=129_600).contains(&d) {
+        return Err(validation(
+            "durationSeconds",
+            "member must have value between 900 and 129600",
+        ));
+    }
+    Ok(d)
+}
+
 fn validation(param: &str, msg: &str) -> Error {
     Error::Validation(format!(
         "1 validation error detected: value at `{param}` failed to satisfy constraint: {msg}"
@@ -425,13 +437,7 @@ impl Vault {
         signin: &super::SignIn,
         duration: Option<i64>,
     ) -> Result<IssuedSession> {
-        let d = duration.unwrap_or(43_200);
-        if !(900..=129_600).contains(&d) {
-            return Err(validation(
-                "durationSeconds",
-                "member must have value between 900 and 129600",
-            ));
-        }
+        let d = sign_in_duration(duration)?;
         let u = &signin.user;
         let arn = super::users::user_arn(u);
         let mut claims =

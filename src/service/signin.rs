@@ -50,6 +50,16 @@ pub struct LoginProfile {
     pub password_reset_required: bool,
 }
 
+/// A sign-in whose password (and TOTP code) checked out, before the transaction that
+/// consumes the code's step and records the success.
+pub(super) struct CheckedSignIn {
+    user: UserRow,
+    profile: LoginProfileRow,
+    /// The devices whose code matched, with the step it matched (empty without MFA).
+    steps: Vec<(String, i64)>,
+    now: OffsetDateTime,
+}
+
 /// A successful sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignIn {
@@ -628,6 +638,47 @@ impl Vault {
         code: Option<&str>,
         new_password: Option<&SecretString>,
     ) -> Result<SignIn> {
+        let checked = self.check_sign_in(account, user_name, password, code)?;
+        self.finish_sign_in(account, checked, password, new_password, false)
+    }
+
+    /// [`Vault::sign_in`] and the session it opens (`POST /vault/v1/login`), with the
+    /// request's audit record (when an audit scope is open) in the sign-in's success
+    /// transaction: a sign-in costs two durable writes, the reserved attempt and the
+    /// success, instead of a third for the record. The session is minted before that
+    /// transaction, so nothing can fail after the record says "allowed"; one minted for a
+    /// sign-in that then fails (its code taken by a concurrent one, a password change due)
+    /// is dropped unseen. A malformed `duration` is refused before any work.
+    pub fn sign_in_session(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+        password: &SecretString,
+        code: Option<&str>,
+        new_password: Option<&SecretString>,
+        duration: Option<i64>,
+    ) -> Result<super::IssuedSession> {
+        super::sessions::sign_in_duration(duration)?;
+        let checked = self.check_sign_in(account, user_name, password, code)?;
+        let signin = SignIn {
+            user: checked.user.clone(),
+            mfa_present: !checked.steps.is_empty(),
+            mfa_time: (!checked.steps.is_empty()).then_some(checked.now),
+        };
+        let session = self.session_for_sign_in(&signin, duration)?;
+        self.finish_sign_in(account, checked, password, new_password, true)?;
+        Ok(session)
+    }
+
+    /// The checks of [`Vault::sign_in`] up to its success transaction: the reserved
+    /// attempt, the password, and which device steps the code matched (not consumed yet).
+    pub(super) fn check_sign_in(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+        password: &SecretString,
+        code: Option<&str>,
+    ) -> Result<CheckedSignIn> {
         let settings = self.lockout_settings()?;
         // Canonicalise once, at the edge; a malformed name is just an unknown user.
         let canon = name(NameKind::User, user_name)
@@ -655,67 +706,115 @@ impl Vault {
             return Err(Error::AuthenticationFailed);
         }
         let now = self.now();
-        // MFA, once enabled, is required.
+        // MFA, once enabled, is required. The code is checked here, outside any write
+        // transaction; the step it names is consumed below, in the success transaction.
         let devices = self.store().read()?.mfa_devices_for_user(&user.user_id)?;
-        let mut mfa_present = false;
+        let mut steps = Vec::new();
         if !devices.is_empty() {
             let Some(code) = code else {
                 return Err(Error::AuthenticationFailed);
             };
-            let mut ok = false;
             for d in &devices {
                 let seed = self
                     .keys
                     .sealer(Purpose::TotpSeed)
                     .open(&mfa_aad(&d.serial_number), &d.sealed_seed)?;
                 if let Ok(step) = totp::verify(seed.expose(), code, now, d.last_step) {
-                    // Persist the step only if nobody accepted it (or a later one) first.
-                    let tx = self.store().write()?;
-                    let advanced = tx.advance_mfa_step(&d.serial_number, step)?;
-                    tx.commit()?;
-                    if advanced {
-                        ok = true;
-                        break;
-                    }
+                    steps.push((d.serial_number.clone(), step));
                 }
             }
-            if !ok {
+            if steps.is_empty() {
                 return Err(Error::AuthenticationFailed);
             }
-            mfa_present = true;
         }
-        // Success so far: the failure counter resets and an outdated hash is upgraded.
+        Ok(CheckedSignIn {
+            user,
+            profile,
+            steps,
+            now,
+        })
+    }
+
+    /// The success transaction of [`Vault::sign_in`]; with `record`, it also holds the
+    /// request's audit record of the success (see [`Vault::sign_in_session`]).
+    pub(super) fn finish_sign_in(
+        &self,
+        account: &AccountId,
+        checked: CheckedSignIn,
+        password: &SecretString,
+        new_password: Option<&SecretString>,
+        record: bool,
+    ) -> Result<SignIn> {
+        let CheckedSignIn {
+            user,
+            profile,
+            steps,
+            now,
+        } = checked;
+        let mfa_present = !steps.is_empty();
+        // Success so far. One write transaction consumes the TOTP step, resets the failure
+        // counter and stamps the last use: one fsync fewer per sign-in than a transaction
+        // of its own for the step. The step still moves only forward and only once (a
+        // conditional UPDATE under the store's one write lock), so of two sign-ins with the
+        // same code exactly one advances it; the other's transaction rolls back without
+        // writing anything, and its reserved attempt stays counted as a failure.
         let tx = self.store().write()?;
-        tx.clear_lockout(account.as_str(), &user.name.to_ascii_lowercase())?;
+        if mfa_present && !consume_step(&tx, &steps)? {
+            return Err(Error::AuthenticationFailed);
+        }
+        let canon = user.name.to_ascii_lowercase();
         let policy = self.password_policy_of(&tx, account.as_str())?;
         let expired = password_expired(policy.as_ref(), profile.password_changed_at, now);
-        if expired || profile.password_reset_required {
-            let Some(new) = new_password else {
-                tx.commit()?;
-                return Err(Error::PasswordChangeRequired(if expired {
-                    "Your password has expired; set a new one.".into()
-                } else {
-                    "You must change your password before signing in.".into()
-                }));
+        let tx = if expired || profile.password_reset_required {
+            let refused = match new_password {
+                None if expired => Some("Your password has expired; set a new one."),
+                None => Some("You must change your password before signing in."),
+                Some(_)
+                    if expired
+                        && !profile.password_reset_required
+                        && policy.as_ref().is_some_and(|p| p.hard_expiry) =>
+                {
+                    Some(
+                        "Your password has expired and the password policy requires an administrator to reset it.",
+                    )
+                }
+                Some(_) => None,
             };
-            if expired
-                && !profile.password_reset_required
-                && policy.as_ref().is_some_and(|p| p.hard_expiry)
-            {
+            let Some(new) = new_password.filter(|_| refused.is_none()) else {
+                tx.clear_lockout(account.as_str(), &canon)?;
                 tx.commit()?;
                 return Err(Error::PasswordChangeRequired(
-                    "Your password has expired and the password policy requires an administrator to reset it.".into(),
+                    refused.unwrap_or_default().into(),
                 ));
-            }
+            };
+            // The new password can still fail the password policy, which rolls its
+            // transaction back; the code was used all the same, so its step is made
+            // durable on its own first (a rare path: one more fsync).
+            let tx = if mfa_present {
+                tx.commit()?;
+                self.store().write()?
+            } else {
+                tx
+            };
+            tx.clear_lockout(account.as_str(), &canon)?;
             self.check_new_password(&tx, &user.account_id, &user.user_id, Some(&user.name), new)?;
             self.set_user_password(&tx, &user, new, false, Some(profile.created_at))?;
-        } else if self.hashes.outdated(&profile.password_hash) {
-            let mut p = profile.clone();
-            p.password_hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
-            tx.put_login_profile(&p)?;
-        }
+            tx
+        } else {
+            tx.clear_lockout(account.as_str(), &canon)?;
+            if self.hashes.outdated(&profile.password_hash) {
+                let mut p = profile.clone();
+                p.password_hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
+                tx.put_login_profile(&p)?;
+            }
+            tx
+        };
         tx.touch_login_profile(&user.user_id, now)?;
-        tx.commit()?;
+        if record {
+            self.commit(tx)?;
+        } else {
+            tx.commit()?;
+        }
         Ok(SignIn {
             user,
             mfa_present,
@@ -728,4 +827,16 @@ impl Vault {
         let n = name(NameKind::User, user_name)?;
         require_user(&self.store().read()?, &caller.account, &n)
     }
+}
+
+/// Advances the first device whose code matched to the step it matched, inside the
+/// sign-in's write transaction. False when every step was taken first (a replay, also by a
+/// concurrent sign-in with the same code).
+fn consume_step(tx: &WriteTx<'_>, steps: &[(String, i64)]) -> Result<bool> {
+    for (serial, step) in steps {
+        if tx.advance_mfa_step(serial, *step)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -431,6 +431,285 @@ fn mfa_is_required_once_enabled_and_codes_never_replay() {
         .unwrap();
 }
 
+/// The lockout row of a canonical name, read from the store.
+fn failures(t: &T, canon: &str) -> u32 {
+    t.v.store()
+        .read()
+        .unwrap()
+        .lockout(ACCT, canon)
+        .unwrap()
+        .failures
+}
+
+#[test]
+fn two_sign_ins_past_their_checks_with_one_code_let_one_in() {
+    // The interleaving the parallel test can only hope for, made certain: both sign-ins
+    // read the device (and matched the code) before either consumed its step.
+    let t = setup();
+    user_with_password(&t, "alice", "right-Pass1");
+    let (_, seed) = enable_mfa(&t, "alice");
+    t.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    let right = pw("right-Pass1");
+    let first =
+        t.v.check_sign_in(&acct(), "alice", &right, Some(&code))
+            .unwrap();
+    let second =
+        t.v.check_sign_in(&acct(), "alice", &right, Some(&code))
+            .unwrap();
+    assert_eq!(failures(&t, "alice"), 2, "both attempts reserved");
+    let s =
+        t.v.finish_sign_in(&acct(), first, &right, None, false)
+            .unwrap();
+    assert!(s.mfa_present);
+    assert_eq!(failures(&t, "alice"), 0);
+    assert_eq!(
+        t.v.finish_sign_in(&acct(), second, &right, None, false)
+            .unwrap_err(),
+        Error::AuthenticationFailed,
+        "one code signed in twice"
+    );
+    // The loser wrote nothing: its reserved attempt was its only trace, and the success
+    // had already reset that counter.
+    assert_eq!(failures(&t, "alice"), 0);
+    // The same with the loser first to finish: the winner is whoever commits first.
+    t.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    let first =
+        t.v.check_sign_in(&acct(), "alice", &right, Some(&code))
+            .unwrap();
+    let second =
+        t.v.check_sign_in(&acct(), "alice", &right, Some(&code))
+            .unwrap();
+    t.v.finish_sign_in(&acct(), second, &right, None, false)
+        .unwrap();
+    assert_eq!(
+        t.v.finish_sign_in(&acct(), first, &right, None, false)
+            .unwrap_err(),
+        Error::AuthenticationFailed
+    );
+}
+
+/// What the login endpoint does around a sign-in: an audit scope, then its record.
+/// Whether the session is MFA-authenticated, on success.
+fn login(v: &Vault, code: &str, duration: Option<i64>) -> Result<bool> {
+    let g = audit_begin(AuditContext {
+        request_id: "req-login".into(),
+        account: ACCT.into(),
+        principal: format!("arn:aws:iam::{ACCT}:user/alice"),
+        action: "signin:ConsoleLogin".into(),
+        source_ip: "192.0.2.1".into(),
+        user_agent: "unit-test".into(),
+        credential: "password+mfa".into(),
+    });
+    let r = v.sign_in_session(
+        &acct(),
+        "alice",
+        &pw("right-Pass1"),
+        Some(code),
+        None,
+        duration,
+    );
+    let msg = r
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let outcome = match &r {
+        Ok(_) => AuditOutcome::Allowed,
+        Err(e) => AuditOutcome::of(e, &msg),
+    };
+    v.audit_finish(g, outcome).unwrap();
+    r.map(|s| s.claims.mfa_time.is_some())
+}
+
+#[test]
+fn a_sign_in_session_records_its_success_in_the_sign_in_transaction() {
+    let t = setup();
+    user_with_password(&t, "alice", "right-Pass1");
+    let (_, seed) = enable_mfa(&t, "alice");
+    t.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    let (batches, _) = t.v.audit_group_commits();
+    let records = t.v.audit_verify().unwrap().records;
+    assert!(login(&t.v, &code, None).unwrap(), "an MFA session");
+    // One record, allowed, and not through the audit writer: it was in the success
+    // transaction, which the scope's end then knew.
+    let last = t.v.audit_tail(1).unwrap().remove(0);
+    assert_eq!(
+        (
+            last.action.as_str(),
+            last.decision.as_str(),
+            last.credential.as_str()
+        ),
+        ("signin:ConsoleLogin", "allowed", "password+mfa")
+    );
+    assert_eq!(t.v.audit_verify().unwrap().records, records + 1);
+    assert_eq!(t.v.audit_group_commits().0, batches);
+    // A replay fails and gets its failure record (through the writer), nothing else.
+    assert_eq!(
+        login(&t.v, &code, None).unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    let last = t.v.audit_tail(1).unwrap().remove(0);
+    assert_eq!(last.decision, "failed");
+    assert_eq!(t.v.audit_verify().unwrap().records, records + 2);
+    // A malformed duration is refused before any work: no attempt reserved, no hash.
+    t.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    let (verified, counted) = (t.v.hash_pool().verifications(), failures(&t, "alice"));
+    assert_eq!(
+        login(&t.v, &code, Some(60)).unwrap_err().code(),
+        "ValidationError"
+    );
+    assert_eq!(t.v.hash_pool().verifications(), verified);
+    assert_eq!(failures(&t, "alice"), counted);
+    // The code is still good: the refused request did not spend it.
+    login(&t.v, &code, Some(900)).unwrap();
+    // A password change due: the session minted on the way is dropped, and the record
+    // says why the sign-in failed.
+    t.v.update_login_profile(&t.root, &ctx(), "alice", None, Some(true))
+        .unwrap();
+    t.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    assert_eq!(
+        login(&t.v, &code, None).unwrap_err().code(),
+        "PasswordChangeRequired"
+    );
+    let last = t.v.audit_tail(1).unwrap().remove(0);
+    assert_eq!(last.decision, "failed");
+    assert!(t.v.audit_verify().unwrap().ok());
+}
+
+#[test]
+fn parallel_sign_ins_with_one_code_let_exactly_one_in() {
+    // The step is consumed in the success transaction: of many sign-ins racing with the
+    // right password and the same code, exactly one gets in, every other one fails like
+    // any wrong code, and afterwards the code is spent.
+    let t = setup();
+    t.v.set_lockout_settings(
+        &t.root,
+        LockoutSettings {
+            threshold: 100,
+            window_secs: 900,
+            lock_period_secs: 900,
+        },
+    )
+    .unwrap();
+    user_with_password(&t, "alice", "right-Pass1");
+    let (_, seed) = enable_mfa(&t, "alice");
+    t.clock.advance(Duration::seconds(30));
+    let step = totp::step_of(t.clock.now());
+    let code = totp::code_at(&seed, step, 6).unwrap();
+    let v = Arc::new(Vault::open(&t.dir, env(&t.clock, 42)).unwrap());
+    for round in 0..3 {
+        let gate = Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (v, gate, code) = (Arc::clone(&v), Arc::clone(&gate), code.clone());
+                std::thread::spawn(move || {
+                    gate.wait();
+                    v.sign_in(&acct(), "alice", &pw("right-Pass1"), Some(&code), None)
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|h| h.join().unwrap()).collect();
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            ok,
+            usize::from(round == 0),
+            "round {round}: {ok} sign-ins got in"
+        );
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(r, &Error::AuthenticationFailed);
+        }
+    }
+    let device =
+        t.v.store()
+            .read()
+            .unwrap()
+            .mfa_devices_for_user(&t.v.require_user_named(&t.root, "alice").unwrap().user_id);
+    assert_eq!(device.unwrap()[0].last_step, Some(step));
+    // The next step's code still works, once.
+    t.clock.advance(Duration::seconds(30));
+    let next = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    v.sign_in(&acct(), "alice", &pw("right-Pass1"), Some(&next), None)
+        .unwrap();
+    assert_eq!(failures(&t, "alice"), 0, "a success resets the counter");
+}
+
+#[test]
+fn a_code_spent_on_a_refused_new_password_stays_spent() {
+    // With a password change due, the code is checked before the new password: when the
+    // new one fails the policy, the code is used up all the same, and the failure stays
+    // counted.
+    let t = setup();
+    user_with_password(&t, "alice", "right-Pass1");
+    let (_, seed) = enable_mfa(&t, "alice");
+    t.v.update_login_profile(&t.root, &ctx(), "alice", None, Some(true))
+        .unwrap();
+    t.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    let err =
+        t.v.sign_in(
+            &acct(),
+            "alice",
+            &pw("right-Pass1"),
+            Some(&code),
+            Some(&pw("short")),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "PasswordPolicyViolation");
+    assert_eq!(failures(&t, "alice"), 1, "the attempt stays counted");
+    assert_eq!(
+        t.v.sign_in(
+            &acct(),
+            "alice",
+            &pw("right-Pass1"),
+            Some(&code),
+            Some(&pw("good-New-Pass2")),
+        )
+        .unwrap_err(),
+        Error::AuthenticationFailed,
+        "the code was accepted twice"
+    );
+    // Without a new password the answer says a change is due, and also spends the code.
+    t.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    assert_eq!(
+        t.v.sign_in(&acct(), "alice", &pw("right-Pass1"), Some(&code), None)
+            .unwrap_err()
+            .code(),
+        "PasswordChangeRequired"
+    );
+    assert_eq!(failures(&t, "alice"), 0, "password and code were right");
+    assert_eq!(
+        t.v.sign_in(
+            &acct(),
+            "alice",
+            &pw("right-Pass1"),
+            Some(&code),
+            Some(&pw("good-New-Pass2")),
+        )
+        .unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    t.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    t.v.sign_in(
+        &acct(),
+        "alice",
+        &pw("right-Pass1"),
+        Some(&code),
+        Some(&pw("good-New-Pass2")),
+    )
+    .unwrap();
+    t.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&seed, totp::step_of(t.clock.now()), 6).unwrap();
+    t.v.sign_in(&acct(), "alice", &pw("good-New-Pass2"), Some(&code), None)
+        .unwrap();
+}
+
 #[test]
 fn at_most_eight_devices() {
     let t = setup();

@@ -67,7 +67,7 @@ fn b32_decode(s: &str) -> Vec<u8> {
 
 /// Gives `user` a virtual MFA device over the wire and enables it; returns the serial and
 /// the seed.
-fn enable_mfa(s: &Live, user: &str) -> (String, Vec<u8>, String) {
+pub(crate) fn enable_mfa(s: &Live, user: &str) -> (String, Vec<u8>, String) {
     let dev = s.admin(
         "CreateVirtualMFADevice",
         &[("VirtualMFADeviceName", &format!("{user}-phone"))],

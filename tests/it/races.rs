@@ -283,3 +283,33 @@ fn parallel_rotations_leave_one_or_two_valid_keys() {
     }
     assert!(total_ok >= 3);
 }
+
+#[test]
+fn parallel_sign_ins_with_one_totp_code_let_exactly_one_in() {
+    // The TOTP step is consumed in the sign-in's success transaction: of eight sign-ins
+    // with the right password and the same code at once, exactly one gets in; the others
+    // get the one failure body, and the code stays spent.
+    let s = Arc::new(Live::start());
+    s.admin("CreateUser", &[("UserName", "gina")]);
+    s.admin(
+        "CreateLoginProfile",
+        &[("UserName", "gina"), ("Password", "Gina-password-1")],
+    );
+    let (_, seed, _) = crate::attacks::enable_mfa(&s, "gina");
+    // The step after the ones that enabled the device.
+    let step = iamvault::auth::totp::step_of(crate::wire::now()) + 1;
+    let code = iamvault::auth::totp::code_at(&seed, step, 6).unwrap();
+    // Eight at once, and one more afterwards: within the login API's per-name burst of
+    // ten, so none is answered 429 instead.
+    let (s2, c2) = (Arc::clone(&s), code.clone());
+    let answers = together(8, move |_| s2.login("gina", "Gina-password-1", Some(&c2)));
+    let ok = answers.iter().filter(|r| r.status == 200).count();
+    assert_eq!(ok, 1, "{ok} sign-ins got in with one code");
+    for r in answers.iter().filter(|r| r.status != 200) {
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (401, r#"{"error":"AuthenticationFailed"}"#)
+        );
+    }
+    assert_eq!(s.login("gina", "Gina-password-1", Some(&code)).status, 401);
+}
