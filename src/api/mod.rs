@@ -72,10 +72,10 @@ impl AppState {
         let mut b = [0u8; 8];
         vault.random().fill(&mut b)?;
         Ok(Self {
+            metrics: metrics::Metrics::for_vault(Arc::clone(&vault)),
             vault,
             signing_keys: SigningKeyCache::new(10_000),
             tls,
-            metrics: metrics::Metrics::default(),
             login_by_ip: limiter::RateLimiter::new(30, 60),
             login_by_name: limiter::RateLimiter::new(10, 20),
             auth_failures_by_ip: limiter::RateLimiter::new(
