@@ -13,7 +13,11 @@ fn user(id: &str, name: &str) -> UserRow {
 }
 
 fn store() -> Store {
-    let s = Store::open_in_memory().unwrap();
+    with_account(Store::open_in_memory().unwrap())
+}
+
+/// `s` with the account the tests' users belong to.
+fn with_account(s: Store) -> Store {
     let tx = s.write().unwrap();
     tx.insert_account(
         &AccountRow {
@@ -221,18 +225,7 @@ fn boundary_usage_is_an_index_lookup() {
 }
 
 fn file_store(dir: &tempfile::TempDir) -> Store {
-    let s = Store::open(&dir.path().join("v.db")).unwrap();
-    let tx = s.write().unwrap();
-    tx.insert_account(
-        &AccountRow {
-            account_id: "123456789012".into(),
-            created_at: datetime!(2026-01-01 0:00 UTC),
-        },
-        None,
-    )
-    .unwrap();
-    tx.commit().unwrap();
-    s
+    with_account(Store::open(&dir.path().join("v.db")).unwrap())
 }
 
 /// Blocks until `n` writers are queued for the writer connection (no sleep: they are
