@@ -116,6 +116,7 @@ pub(super) fn agent(a: AgentArgs) -> Result<Output> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_ansi(super::logbuf::ansi())
         .with_writer(std::io::stderr)
         .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()

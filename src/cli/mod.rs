@@ -10,6 +10,7 @@ mod group;
 mod init;
 mod instance;
 mod instance_profile;
+mod logbuf;
 mod output;
 mod policy;
 mod rekey;

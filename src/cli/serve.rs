@@ -12,10 +12,6 @@ use crate::clock::Env;
 use crate::error::{Error, Result};
 use crate::service::{InitOptions, Vault, vault_exists};
 
-/// Log lines buffered for the logging thread before a request waits for it (about 4 MiB
-/// of typical lines).
-const LOG_BUFFER_LINES: usize = 16_384;
-
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -100,17 +96,16 @@ pub(super) fn run(
             a.listen
         )));
     }
-    // Not lossy: a full buffer makes the logging thread wait rather than drop a line. The
-    // guard flushes what is buffered when `serve` returns.
-    let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(LOG_BUFFER_LINES)
-        .finish(std::io::BufWriter::new(std::io::stderr()));
+    // Lines go to a buffer that a thread writes out (see `logbuf`): not lossy, and the
+    // guard writes out what is buffered when `serve` returns.
+    let (log_writer, _log_guard) = super::logbuf::spawn(std::io::stderr(), Default::default())
+        .map_err(|e| Error::Internal(format!("cannot start the log writer: {e}")))?;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_ansi(super::logbuf::ansi())
         .with_writer(log_writer)
         .try_init();
     let vault = if vault_exists(data_dir) {

@@ -744,7 +744,7 @@ fn no_secret_reaches_an_unauthenticated_route_an_error_body_or_the_log() {
     const ENV_TOKEN: &str = "SEEDTOKENenvAWSsessionTokenABCDEFGHIJKLMN";
     const ENV_OTHER: &str = "SEEDSECRETvaultEnvPassphraseXYZ987654321";
     const USER_PW: &str = "Seeded-User-Password-77";
-    let s = Live::start_with(
+    let mut s = Live::start_with(
         |_| {},
         &[
             ("AWS_SECRET_ACCESS_KEY", ENV_SECRET),
@@ -979,8 +979,18 @@ fn no_secret_reaches_an_unauthenticated_route_an_error_body_or_the_log() {
         }
     }
     assert!(seen.iter().any(|(w, r)| w == "metrics" && r.status == 200));
-    // The server's log, at info level, over all of the above.
+    // The server's log, at info level, over all of the above: complete once the server
+    // stopped (lines are buffered for up to 50 ms).
+    s.stop();
     let log = std::fs::read_to_string(&s.log).unwrap();
+    assert!(
+        log.contains("shutting down"),
+        "the log is incomplete:\n{log}"
+    );
+    assert!(
+        log.matches(" request ").count() >= 10,
+        "a line per request is expected:\n{log}"
+    );
     for (name, secret) in &secrets {
         assert!(
             !log.contains(secret.as_str()),

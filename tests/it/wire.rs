@@ -198,6 +198,16 @@ impl Live {
         Self::start_with(|_| {}, &[])
     }
 
+    /// Stops the server the way an operator does (SIGTERM) and waits until it exited
+    /// cleanly, so its log is complete (the log writer flushes on the way out).
+    pub fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the server exited with {status}");
+    }
+
     /// Runs the local CLI against the served data directory.
     pub fn cli(&self, args: &[&str]) -> Run {
         run_in(&self.dir, args)
