@@ -752,6 +752,17 @@ impl Vault {
             now,
         } = checked;
         let mfa_present = !steps.is_empty();
+        // A hash made with older parameters is replaced by one made with the current ones.
+        // The argon2 work happens here, not in the write transaction below, where it would
+        // hold up every other writer for as long.
+        let rehashed = if !profile.password_reset_required
+            && new_password.is_none()
+            && self.hashes.outdated(&profile.password_hash)
+        {
+            Some(self.hashes.hash(self.env.rng.as_ref(), password)?)
+        } else {
+            None
+        };
         // Success so far. One write transaction consumes the TOTP step, resets the failure
         // counter and stamps the last use: one fsync fewer per sign-in than a transaction
         // of its own for the step. The step still moves only forward and only once (a
@@ -802,10 +813,10 @@ impl Vault {
             tx
         } else {
             tx.clear_lockout(account.as_str(), &canon)?;
-            if self.hashes.outdated(&profile.password_hash) {
-                let mut p = profile.clone();
-                p.password_hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
-                tx.put_login_profile(&p)?;
+            if let Some(hash) = &rehashed {
+                // Only over the hash that was verified: a password set meanwhile (an
+                // administrator's reset) is never replaced by the old one.
+                tx.rehash_password(&user.user_id, &profile.password_hash, hash)?;
             }
             tx
         };

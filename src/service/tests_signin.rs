@@ -838,6 +838,39 @@ fn outdated_hashes_are_upgraded_at_sign_in() {
 }
 
 #[test]
+fn a_rehash_at_sign_in_never_undoes_a_password_reset_made_meanwhile() {
+    let mut t = setup();
+    user_with_password(&t, "alice", "right-Pass1");
+    t.v.set_password_params(PasswordParams {
+        m_cost: 128,
+        ..cheap()
+    });
+    // Alice's sign-in passed its checks with the old password; an administrator resets
+    // the password before it finishes.
+    let old = pw("right-Pass1");
+    let checked = t.v.check_sign_in(&acct(), "alice", &old, None).unwrap();
+    t.v.update_login_profile(
+        &t.root,
+        &ctx(),
+        "alice",
+        Some(&pw("reset-Pass2")),
+        Some(true),
+    )
+    .unwrap();
+    t.v.finish_sign_in(&acct(), checked, &old, None, false)
+        .unwrap();
+    // The reset stands: the old password no longer signs in, the new one must be changed.
+    assert_eq!(
+        t.v.sign_in(&acct(), "alice", &old, None, None).unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    assert!(matches!(
+        t.v.sign_in(&acct(), "alice", &pw("reset-Pass2"), None, None),
+        Err(Error::PasswordChangeRequired(_))
+    ));
+}
+
+#[test]
 fn the_database_never_holds_passwords_seeds_or_codes() {
     let t = setup();
     user_with_password(&t, "alice", "Very-Secret-Pass1");

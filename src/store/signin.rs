@@ -290,6 +290,16 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// Replaces a password hash with `new` (the same password hashed with the current
+    /// parameters) only while the stored hash is still `old`; false when the password was
+    /// changed in between, which then stays as it is.
+    pub fn rehash_password(&self, user_id: &str, old: &str, new: &str) -> Result<bool> {
+        Ok(self.conn.execute_cached(
+            "UPDATE login_profiles SET password_hash = ?3 WHERE user_id = ?1 AND password_hash = ?2",
+            params![user_id, old, new],
+        )? == 1)
+    }
+
     /// Deletes a login profile; returns false if there was none.
     pub fn delete_login_profile(&self, user_id: &str) -> Result<bool> {
         Ok(self.conn.execute_cached(
