@@ -130,31 +130,34 @@ impl Vault {
         Ok(loaded)
     }
 
+    /// Whether the once-a-second look for another process's changes is due (it reads
+    /// the store, so whatever would trigger it belongs on the blocking pool).
+    fn external_check_due(&self) -> bool {
+        let now = self.now();
+        match self.warm.external_checked.lock() {
+            Ok(last) => last.is_none_or(|t| now - t >= EXTERNAL_CHECK || now < t),
+            Err(_) => true,
+        }
+    }
+
     /// Whether a request signed with `access_key_id` (and `session_token`) for `service`
-    /// can be authenticated from memory alone right now: no check for outside changes is
-    /// due, the key's secret (or the session token) is cached for the current generation,
-    /// and a long-term key's last-used stamp is fresh. The server then handles a
-    /// `GetCallerIdentity` on its async worker instead of the blocking pool. It is a hint:
-    /// if the state moves on in between, the request still runs correctly, only it may
-    /// touch the store.
+    /// can be authenticated from memory alone right now. A session token: it was verified
+    /// before and the signing keys and revocation state are fresh (no generation-labelled
+    /// cache is read). A long-term key: no check for outside changes is due, its secret is
+    /// cached for the current generation, and its last-used stamp is fresh. The server
+    /// then handles a `GetCallerIdentity` on its async worker instead of the blocking
+    /// pool. It is a hint: if the state moves on in between, the request still runs
+    /// correctly, only it may touch the store.
     pub fn credentials_warm(
         &self,
         access_key_id: &str,
         session_token: Option<&str>,
         service: &str,
     ) -> bool {
-        let now = self.now();
-        let check_due = match self.warm.external_checked.lock() {
-            Ok(last) => last.is_none_or(|t| now - t >= EXTERNAL_CHECK || now < t),
-            Err(_) => true,
-        };
-        if check_due {
-            return false;
-        }
         if let Some(token) = session_token {
             return self.session_warm(token);
         }
-        if access_key_id.starts_with("ASIA") {
+        if access_key_id.starts_with("ASIA") || self.external_check_due() {
             return false;
         }
         let g = self.store().generation();
@@ -174,7 +177,11 @@ impl Vault {
         service: &str,
         role_arn: &str,
     ) -> bool {
-        if !self.credentials_warm(access_key_id, session_token, service) || !self.minting_warm() {
+        // The caller's policies and the role are read from generation-labelled caches.
+        if self.external_check_due()
+            || !self.credentials_warm(access_key_id, session_token, service)
+            || !self.minting_warm()
+        {
             return false;
         }
         let Ok(arn) = crate::model::Arn::parse(role_arn) else {

@@ -321,6 +321,13 @@ fn credentials_are_warm_only_while_memory_alone_can_check_them() {
     v.verify_session(&s.claims.access_key_id, &token).unwrap();
     assert!(v.credentials_warm(&s.claims.access_key_id, Some(&token), "sts"));
     assert!(!v.credentials_warm(&s.claims.access_key_id, Some("not-a-token"), "sts"));
+    // Seconds later the revocation state needs a refresh (a read): not warm until a
+    // verification refreshed it. Only that: a session reads none of the caches the
+    // look for outside changes guards, so it needs no long-term key's request to be warm.
+    clock.advance(time::Duration::seconds(2));
+    assert!(!v.credentials_warm(&s.claims.access_key_id, Some(&token), "sts"));
+    v.verify_session(&s.claims.access_key_id, &token).unwrap();
+    assert!(v.credentials_warm(&s.claims.access_key_id, Some(&token), "sts"));
 }
 
 #[test]
