@@ -29,6 +29,8 @@ const REVOCATION_REFRESH: Duration = Duration::seconds(1);
 #[derive(Default)]
 struct Revocations {
     version: i64,
+    /// The revocation version the cut-offs were read through (`None`: read them all).
+    cutoffs_through: Option<i64>,
     keys_version: i64,
     checked_at: Option<OffsetDateTime>,
     cutoffs: HashMap<(String, String), i64>,
@@ -297,6 +299,13 @@ impl Vault {
     }
 
     fn mint(&self, claims: Claims) -> Result<IssuedSession> {
+        // Revocation cut-offs and retired public keys are dropped once this long has
+        // passed: a longer-lived token would outlive its revocation.
+        if claims.expires_at - claims.issued_at > MAX_TOKEN_LIFETIME.whole_seconds() {
+            return Err(Error::Internal(
+                "a session may not outlive the longest token lifetime".into(),
+            ));
+        }
         self.ensure_keys()?;
         self.refresh_revocations()?;
         let (_, secret) = generate_access_key(self.env.rng.as_ref(), true)?;
@@ -713,12 +722,29 @@ impl Vault {
             return Ok(());
         }
         st.revocations.version = version;
-        st.revocations.cutoffs = tx
-            .session_revocations()?
-            .into_iter()
-            .map(|(scope, subject, t)| ((scope, subject), t))
-            .collect();
-        st.revocations.tokens = tx.revoked_tokens(now)?.into_iter().collect();
+        // Only the cut-offs set or raised since the last read (cut-offs only ever rise).
+        let r = &mut st.revocations;
+        let changed = match r.cutoffs_through {
+            // A version that went back means another database file: read it all.
+            Some(through) if through <= version => tx.session_revocations_since(through)?,
+            Some(_) => {
+                r.cutoffs.clear();
+                tx.session_revocations()?
+            }
+            None => {
+                r.cutoffs.clear();
+                tx.session_revocations()?
+            }
+        };
+        for (scope, subject, t) in changed {
+            let e = r.cutoffs.entry((scope, subject)).or_insert(t);
+            *e = (*e).max(t);
+        }
+        r.cutoffs_through = Some(version);
+        // Cut-offs older than any live session refuse nothing (the store prunes them too).
+        let dead = revocation_horizon(now).unix_timestamp();
+        r.cutoffs.retain(|_, t| *t > dead);
+        r.tokens = tx.revoked_tokens(now)?.into_iter().collect();
         Ok(())
     }
 
@@ -858,7 +884,13 @@ impl Vault {
         let role = found.ok_or_else(|| super::no_such("role", n.as_str()))?;
         let role_arn = super::roles::role_arn(&role);
         // One second later than now, so a session issued in this very second is covered.
-        tx.revoke_before("role", &role_arn, self.now() + Duration::seconds(1))?;
+        let now = self.now();
+        tx.revoke_before(
+            "role",
+            &role_arn,
+            now + Duration::seconds(1),
+            revocation_horizon(now),
+        )?;
         self.commit(tx)?;
         self.force_revocation_refresh();
         Ok(role_arn)
@@ -885,7 +917,13 @@ impl Vault {
         scope: &str,
         subject: &str,
     ) -> Result<()> {
-        tx.revoke_before(scope, subject, self.now() + Duration::seconds(1))?;
+        let now = self.now();
+        tx.revoke_before(
+            scope,
+            subject,
+            now + Duration::seconds(1),
+            revocation_horizon(now),
+        )?;
         self.force_revocation_refresh();
         Ok(())
     }
@@ -900,6 +938,12 @@ impl Vault {
 
 fn poisoned() -> Error {
     Error::Internal("the token state lock is poisoned".into())
+}
+
+/// Revoke-before cut-offs at or before this time refuse nothing any more: every session
+/// issued before them expired (the longest lifetime, plus an hour for clock steps).
+fn revocation_horizon(now: OffsetDateTime) -> OffsetDateTime {
+    now - MAX_TOKEN_LIFETIME - Duration::hours(1)
 }
 
 pub(crate) fn new_state() -> RwLock<TokenState> {

@@ -258,6 +258,66 @@ fn revocation_by_role_user_and_source_key() {
 }
 
 #[test]
+fn revocation_cutoffs_are_read_as_they_come_and_pruned_once_no_session_outlives_them() {
+    let t = setup();
+    let r = root(A);
+    let (u, key_a) = user(&t, A, "u", ALLOW_ASSUME);
+    let key_b =
+        t.v.create_access_key(&r, &ctx(), Some("u"))
+            .unwrap()
+            .metadata
+            .access_key_id;
+    let session = |key: &str| {
+        t.v.get_session_token(&u, Some(key), Some(900), None, None)
+            .unwrap()
+    };
+    let ok = |s: &IssuedSession| {
+        t.v.verify_session(&s.claims.access_key_id, &s.token)
+            .is_ok()
+    };
+    let (sa, sb) = (session(&key_a), session(&key_b));
+    assert!(ok(&sa) && ok(&sb));
+    // Each deletion adds a cut-off; the verifier reads only the new one, and each bites
+    // on the next call while the other key's session keeps working.
+    t.v.delete_access_key(&r, &ctx(), Some("u"), &key_a)
+        .unwrap();
+    assert!(!ok(&sa) && ok(&sb));
+    t.v.delete_access_key(&r, &ctx(), Some("u"), &key_b)
+        .unwrap();
+    assert!(!ok(&sa) && !ok(&sb));
+    let cutoffs = || {
+        let mut c: Vec<String> =
+            t.v.store()
+                .read()
+                .unwrap()
+                .session_revocations()
+                .unwrap()
+                .into_iter()
+                .map(|(scope, subject, _)| format!("{scope}:{subject}"))
+                .collect();
+        c.sort();
+        c
+    };
+    let mut both = vec![format!("key:{key_a}"), format!("key:{key_b}")];
+    both.sort();
+    assert_eq!(cutoffs(), both);
+    // 36 hours (the longest session) and more later, those cut-offs refuse nothing any
+    // more: the next revocation drops them instead of keeping them forever.
+    t.clock.advance(Duration::hours(37) + Duration::seconds(2));
+    let key_c =
+        t.v.create_access_key(&r, &ctx(), Some("u"))
+            .unwrap()
+            .metadata
+            .access_key_id;
+    let sc = session(&key_c);
+    assert!(ok(&sc));
+    t.v.delete_access_key(&r, &ctx(), Some("u"), &key_c)
+        .unwrap();
+    assert_eq!(cutoffs(), vec![format!("key:{key_c}")]);
+    assert!(!ok(&sc));
+}
+
+#[test]
 fn chaining_is_capped_at_one_hour_and_counted() {
     let t = setup();
     let first = role(&t, A, "first", &trust_of(A));

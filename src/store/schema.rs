@@ -285,4 +285,12 @@ CREATE TABLE audit_checkpoints (
 CREATE INDEX users_boundary ON users(boundary_arn) WHERE boundary_arn IS NOT NULL;
 CREATE INDEX roles_boundary ON roles(boundary_arn) WHERE boundary_arn IS NOT NULL;
 "#,
+    // 9: revoke-before cut-offs carry the revocation version that set them, so a server
+    // re-reads only what changed (it re-read every cut-off after each revocation, and a
+    // key deletion is one); cut-offs older than any live session are pruned by time.
+    r#"
+ALTER TABLE session_revocations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX session_revocations_version ON session_revocations(version);
+CREATE INDEX session_revocations_before ON session_revocations(revoke_before);
+"#,
 ];

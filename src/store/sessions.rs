@@ -54,10 +54,15 @@ impl ReadTx<'_> {
 
     /// Every revoke-before cut-off: `(scope, subject, unix seconds)`.
     pub fn session_revocations(&self) -> Result<Vec<(String, String, i64)>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT scope, subject, revoke_before FROM session_revocations")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        self.session_revocations_since(-1)
+    }
+
+    /// The revoke-before cut-offs set or raised after revocation version `version`.
+    pub fn session_revocations_since(&self, version: i64) -> Result<Vec<(String, String, i64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT scope, subject, revoke_before FROM session_revocations WHERE version > ?1",
+        )?;
+        let rows = st.query_map(params![version], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -148,14 +153,29 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Sets a revoke-before cut-off for a scope (`role`, `user`, `account`, `key`).
-    pub fn revoke_before(&self, scope: &str, subject: &str, before: OffsetDateTime) -> Result<()> {
+    /// Sets a revoke-before cut-off for a scope (`role`, `user`, `account`, `key`), labelled
+    /// with the revocation version it makes. Cut-offs at or before `prune_through` are
+    /// dropped: every session they could refuse has expired by now (the caller passes
+    /// a time at least the longest session lifetime ago).
+    pub fn revoke_before(
+        &self,
+        scope: &str,
+        subject: &str,
+        before: OffsetDateTime,
+        prune_through: OffsetDateTime,
+    ) -> Result<()> {
+        self.bump_revocations()?;
+        let version = self.revocation_version()?;
         self.conn.execute_cached(
-            "INSERT INTO session_revocations (scope, subject, revoke_before) VALUES (?1, ?2, ?3)
-             ON CONFLICT(scope, subject) DO UPDATE SET revoke_before = MAX(revoke_before, excluded.revoke_before)",
-            params![scope, subject, ts(before)],
+            "INSERT INTO session_revocations (scope, subject, revoke_before, version) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(scope, subject) DO UPDATE SET revoke_before = MAX(revoke_before, excluded.revoke_before), version = excluded.version",
+            params![scope, subject, ts(before), version],
         )?;
-        self.bump_revocations()
+        self.conn.execute_cached(
+            "DELETE FROM session_revocations WHERE revoke_before <= ?1",
+            params![ts(prune_through)],
+        )?;
+        Ok(())
     }
 
     /// Revokes one token until it would have expired anyway.
