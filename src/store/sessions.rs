@@ -164,8 +164,13 @@ impl WriteTx<'_> {
         before: OffsetDateTime,
         prune_through: OffsetDateTime,
     ) -> Result<()> {
-        self.bump_revocations()?;
-        let version = self.revocation_version()?;
+        let version: i64 = self.conn.query_row_cached(
+            "INSERT INTO meta (key, value) VALUES ('revocation_version', '1')
+             ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+             RETURNING CAST(value AS INTEGER)",
+            [],
+            |r| r.get(0),
+        )?;
         self.conn.execute_cached(
             "INSERT INTO session_revocations (scope, subject, revoke_before, version) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(scope, subject) DO UPDATE SET revoke_before = MAX(revoke_before, excluded.revoke_before), version = excluded.version",
