@@ -296,13 +296,16 @@ async fn query_handler(
         })
         .await
     };
-    let (api, action, result) = match joined {
+    let (api, action, known, result) = match joined {
         // The blocking thread is free again; the answer waits here, without holding a
         // thread, until the request's audit record is durable.
-        Ok((api, action, result, pending)) => (api, action, durable(result, pending).await),
+        Ok((api, action, known, result, pending)) => {
+            (api, action, known, durable(result, pending).await)
+        }
         Err(_) => (
             Api::Iam,
             String::new(),
+            false,
             Err(WireError {
                 status: 500,
                 code: "ServiceFailure",
@@ -314,17 +317,21 @@ async fn query_handler(
         Ok(_) => "ok",
         Err(e) => e.code,
     };
-    st.metrics.observe(&action, outcome, timer.seconds());
+    // The action names a metric label and goes into the log only when this server
+    // handled it: the raw parameter is the client's, unauthenticated and unbounded (a
+    // new label each would grow memory without end) and could carry a line break.
+    let label = if known { action.as_str() } else { "other" };
+    st.metrics.observe(label, outcome, timer.seconds());
     match result {
         Ok(value) => {
-            tracing::info!(request_id = %request_id, action = %action, outcome = "ok", "request");
+            tracing::info!(request_id = %request_id, action = %label, outcome = "ok", "request");
             xml_response(
                 200,
                 xml::response(&action, api.ns(), value.as_ref(), &request_id),
             )
         }
         Err(e) => {
-            tracing::info!(request_id = %request_id, action = %action, outcome = %e.code, status = e.status, "request");
+            tracing::info!(request_id = %request_id, action = %label, outcome = %e.code, status = e.status, "request");
             let sender = e.status < 500;
             xml_response(
                 e.status,
@@ -434,10 +441,10 @@ fn handle(
     body: &[u8],
     params: Result<query::Params, WireError>,
     request_id: &str,
-) -> (Api, String, ActionResult, AuditPending) {
+) -> (Api, String, bool, ActionResult, AuditPending) {
     let params = match params {
         Ok(p) => p,
-        Err(e) => return (Api::Iam, String::new(), Err(e), AuditPending::done()),
+        Err(e) => return (Api::Iam, String::new(), false, Err(e), AuditPending::done()),
     };
     let action = params.get("Action").unwrap_or("").to_owned();
     let mut api = if STS_ACTIONS.contains(&action.as_str()) {
@@ -447,7 +454,7 @@ fn handle(
     };
     let authn = match auth::authenticate(st, peer.ip(), method, uri, headers, body) {
         Ok(a) => a,
-        Err(e) => return (api, action, Err(e.into()), AuditPending::done()),
+        Err(e) => return (api, action, false, Err(e.into()), AuditPending::done()),
     };
     // The signing scope says which service the client meant.
     match authn.service.as_str() {
@@ -456,7 +463,7 @@ fn handle(
         _ => {
             let want = if api == Api::Sts { "sts" } else { "iam" };
             if let Err(e) = authn.require_service(want) {
-                return (api, action, Err(e.into()), AuditPending::done());
+                return (api, action, false, Err(e.into()), AuditPending::done());
             }
         }
     }
@@ -464,6 +471,7 @@ fn handle(
         return (
             api,
             action,
+            false,
             Err(WireError {
                 status: 400,
                 code: "MissingAction",
@@ -510,7 +518,8 @@ fn handle(
         Err(e) => crate::service::AuditOutcome::of_code(e.code, &e.message),
     };
     let pending = st.vault.audit_finish_pending(guard, outcome);
-    (api, action, result, pending)
+    let known = !matches!(&result, Err(e) if e.code == "InvalidAction");
+    (api, action, known, result, pending)
 }
 
 /// Opens the audit scope of an authenticated request.

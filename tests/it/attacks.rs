@@ -1000,6 +1000,41 @@ fn no_secret_reaches_an_unauthenticated_route_an_error_body_or_the_log() {
 }
 
 #[test]
+fn made_up_actions_never_become_metric_labels_or_log_lines() {
+    let mut s = Live::start_with(|_| {}, &[("RUST_LOG", "info")]);
+    // Unsigned requests, each naming another action that does not exist: before, each
+    // became a metric label of its own (memory without bound) and went raw into the log.
+    for i in 0..40 {
+        let r = s.plain(
+            "POST",
+            "/",
+            format!("Action=MadeUp{i}&Version=2010-05-08").as_bytes(),
+        );
+        assert_eq!(r.status, 403, "{}", r.body);
+    }
+    let forged = "Action=GetUser%0A2026-01-01T00:00:00Z%20INFO%20forgedline&Version=2010-05-08";
+    assert_eq!(s.plain("POST", "/", forged.as_bytes()).status, 403);
+    // Signed, but no such action: still no label of its own.
+    assert_eq!(
+        s.call(&s.admin, "MadeUpSigned", &[]).code(),
+        "InvalidAction"
+    );
+    // An action the server handles keeps its label.
+    assert_eq!(s.call(&s.admin, "ListUsers", &[]).status, 200);
+    let metrics = s.plain("GET", "/metrics", b"").body;
+    assert!(!metrics.contains("MadeUp"), "{metrics}");
+    assert!(metrics.contains(r#"action="other""#), "{metrics}");
+    assert!(metrics.contains(r#"action="ListUsers""#), "{metrics}");
+    s.stop();
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    assert!(log.contains("action=ListUsers"), "{log}");
+    assert!(
+        !log.contains("MadeUp") && !log.contains("forgedline"),
+        "{log}"
+    );
+}
+
+#[test]
 fn a_session_token_is_never_echoed_by_a_presigned_signature_mismatch() {
     let s = Live::start();
     let session = session_creds(&s.admin("GetSessionToken", &[]));
