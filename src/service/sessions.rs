@@ -904,7 +904,7 @@ impl Vault {
             ));
         }
         let tx = self.store().write()?;
-        tx.revoke_token(token_id, expires_at)?;
+        tx.revoke_token(token_id, expires_at, self.now())?;
         self.commit(tx)?;
         self.force_revocation_refresh();
         Ok(())

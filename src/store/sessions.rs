@@ -183,11 +183,16 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Revokes one token until it would have expired anyway.
-    pub fn revoke_token(&self, token_id: &str, expires_at: i64) -> Result<()> {
+    /// Revokes one token until it would have expired anyway; drops the revocations of
+    /// tokens that expired by `now` (they refuse nothing any more).
+    pub fn revoke_token(&self, token_id: &str, expires_at: i64, now: OffsetDateTime) -> Result<()> {
         self.conn.execute_cached(
             "INSERT OR IGNORE INTO revoked_tokens (token_id, expires_at) VALUES (?1, ?2)",
             params![token_id, expires_at],
+        )?;
+        self.conn.execute_cached(
+            "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
+            params![ts(now)],
         )?;
         self.bump_revocations()
     }

@@ -372,3 +372,50 @@ fn a_panic_in_a_group_fails_its_members_instead_of_leaving_them_waiting() {
     assert!(behind_result.is_err());
     assert!(!has_user(&s, "u0") && !has_user(&s, "u1"));
 }
+
+#[test]
+fn revocations_that_refuse_nothing_any_more_are_dropped() {
+    let s = store();
+    let t0 = datetime!(2026-01-01 0:00 UTC);
+    let h = time::Duration::hours;
+    let count = |table: &str| -> i64 {
+        s.read()
+            .unwrap()
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    let tx = s.write().unwrap();
+    // A token revoked until it expires at t0 + 1 h, and cut-offs set at t0 and t0 + 1 h.
+    tx.revoke_token("aa", (t0 + h(1)).unix_timestamp(), t0)
+        .unwrap();
+    tx.revoke_before("key", "AKIA1", t0, t0 - h(40)).unwrap();
+    tx.revoke_before("key", "AKIA2", t0 + h(1), t0 - h(39))
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        (count("revoked_tokens"), count("session_revocations")),
+        (1, 2)
+    );
+    // Later revocations drop what expired or fell behind the horizon, and nothing else.
+    let tx = s.write().unwrap();
+    tx.revoke_token("bb", (t0 + h(3)).unix_timestamp(), t0 + h(2))
+        .unwrap();
+    tx.revoke_before("role", "r", t0 + h(2), t0).unwrap();
+    tx.commit().unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.revoked_tokens(t0).unwrap(), vec!["bb".to_owned()]);
+    let mut cut: Vec<String> = r
+        .session_revocations()
+        .unwrap()
+        .into_iter()
+        .map(|(scope, subject, _)| format!("{scope}:{subject}"))
+        .collect();
+    cut.sort();
+    assert_eq!(cut, vec!["key:AKIA2".to_owned(), "role:r".to_owned()]);
+    // The versions let a reader take only what changed after what it has.
+    let v = r.revocation_version().unwrap();
+    assert_eq!(v, 5);
+    assert_eq!(r.session_revocations_since(v - 1).unwrap().len(), 1);
+    assert_eq!(r.session_revocations_since(v).unwrap().len(), 0);
+}
