@@ -64,6 +64,9 @@ pub enum Error {
     /// Another process (a running server) holds the data directory's lock.
     #[error("{0}")]
     VaultBusy(String),
+    /// The entity changed while the request was being checked; the caller may retry.
+    #[error("{0}")]
+    EntityTemporarilyUnmodifiable(String),
     /// A remote endpoint answered with an error code this crate has no variant for
     /// (code, message).
     #[error("{0}: {1}")]
@@ -92,6 +95,7 @@ impl Error {
             Error::PasswordChangeRequired(_) => (403, "PasswordChangeRequired"),
             Error::ReportNotPresent(_) => (410, "ReportNotPresent"),
             Error::PackedPolicyTooLarge(_) => (400, "PackedPolicyTooLarge"),
+            Error::EntityTemporarilyUnmodifiable(_) => (409, "EntityTemporarilyUnmodifiable"),
             Error::Config(_) | Error::VaultExists(_) | Error::VaultBusy(_) | Error::Internal(_) => {
                 (500, "ServiceFailure")
             }
@@ -137,6 +141,7 @@ impl Error {
                 Some("remove the dependents first, or pass --force to remove them in one step")
             }
             Error::LimitExceeded(_) => Some("delete an unused entity first, then retry"),
+            Error::EntityTemporarilyUnmodifiable(_) => Some("retry the request"),
             Error::VaultBusy(_) => Some(
                 "stop that server first (one process at a time holds a data directory's serve.lock)",
             ),

@@ -257,13 +257,8 @@ impl Vault {
         let (rules, policy) = self.rules_for(tx, account)?;
         rules.check(password.expose(), user_name)?;
         if let Some(n) = policy.as_ref().and_then(|p| p.password_reuse_prevention) {
-            for old in tx.password_history(principal_id, n)? {
-                if self.hashes.verify(password, &old)? {
-                    return Err(Error::PasswordPolicyViolation(format!(
-                        "Password does not conform to the account password policy: it must differ from the last {n} passwords."
-                    )));
-                }
-            }
+            let history = tx.password_history(principal_id, n)?;
+            self.refuse_reused(&history, policy.as_ref(), password)?;
         }
         Ok(policy)
     }
@@ -276,17 +271,30 @@ impl Vault {
         reset_required: bool,
         created: Option<OffsetDateTime>,
     ) -> Result<()> {
-        let now = self.now();
         let hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
+        self.put_user_password_hash(tx, user, &hash, reset_required, created)
+    }
+
+    /// Stores a password hash made by the caller as the user's password, and in its
+    /// history.
+    fn put_user_password_hash(
+        &self,
+        tx: &WriteTx<'_>,
+        user: &UserRow,
+        hash: &str,
+        reset_required: bool,
+        created: Option<OffsetDateTime>,
+    ) -> Result<()> {
+        let now = self.now();
         tx.put_login_profile(&LoginProfileRow {
             user_id: user.user_id.clone(),
-            password_hash: hash.clone(),
+            password_hash: hash.to_owned(),
             password_reset_required: reset_required,
             created_at: created.unwrap_or(now),
             password_changed_at: now,
             password_last_used: None,
         })?;
-        tx.push_password_history(&user.user_id, &hash, now)
+        tx.push_password_history(&user.user_id, hash, now)
     }
 
     /// CreateLoginProfile: gives a user a console password.
@@ -466,9 +474,9 @@ impl Vault {
         old: &SecretString,
         new: &SecretString,
     ) -> Result<()> {
-        let tx = self.store().write()?;
         match &caller.kind {
             CallerKind::Root => {
+                let tx = self.store().write()?;
                 let hash = tx
                     .root_password_hash(caller.account.as_str())?
                     .ok_or_else(|| Error::InvalidInput("the root user has no password".into()))?;
@@ -494,48 +502,148 @@ impl Vault {
                 ))
             }
             CallerKind::User { .. } | CallerKind::Session(_) => {
-                let user_id = match &caller.kind {
-                    CallerKind::Session(c) => c.principal_id.clone(),
-                    CallerKind::User { user_id, .. } => user_id.clone(),
-                    CallerKind::Root => {
-                        return Err(Error::Internal("unreachable caller kind".into()));
-                    }
-                };
-                let user = tx
-                    .user_by_id(&user_id)?
-                    .ok_or_else(|| no_such("user", &caller.arn))?;
-                let policy = self.password_policy_of(&tx, &user.account_id)?;
-                let self_service = policy
-                    .as_ref()
-                    .is_some_and(|p| p.allow_users_to_change_password);
-                if self_service {
-                    // The account's switch stands in for an identity policy, not for the
-                    // limits of the credential: a GetSessionToken or sign-in session
-                    // without MFA still may not call IAM.
-                    super::authz::session_guard(caller, "iam:ChangePassword")?;
-                } else {
-                    self.authorize(&tx, caller, "iam:ChangePassword", &caller.arn, ctx)?;
-                }
-                let p = tx.login_profile(&user.user_id)?.ok_or_else(|| {
-                    Error::NoSuchEntity(format!(
-                        "Login Profile for User {} cannot be found.",
-                        user.name
-                    ))
-                })?;
-                if !self.hashes.verify(old, &p.password_hash)? {
-                    return Err(Error::InvalidInput("The old password is incorrect.".into()));
-                }
-                self.check_new_password(
-                    &tx,
-                    &user.account_id,
-                    &user.user_id,
-                    Some(&user.name),
-                    new,
-                )?;
-                self.set_user_password(&tx, &user, new, false, Some(p.created_at))?;
-                tx.commit()
+                let checked = self.check_password_change(caller, ctx, old, new)?;
+                self.finish_password_change(caller, ctx, checked)
             }
         }
+    }
+
+    /// The checks of a user's ChangePassword, with every argon2 run in it (the old
+    /// password, each remembered one, the new hash: up to 26 with reuse prevention at 24),
+    /// outside any write transaction, which would hold up every other writer for as long.
+    /// They read one snapshot; [`Vault::finish_password_change`] then writes only if the
+    /// password and the policy are still what they saw.
+    pub(super) fn check_password_change(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        old: &SecretString,
+        new: &SecretString,
+    ) -> Result<CheckedPasswordChange> {
+        let user_id = match &caller.kind {
+            CallerKind::Session(c) => c.principal_id.clone(),
+            CallerKind::User { user_id, .. } => user_id.clone(),
+            CallerKind::Root => {
+                return Err(Error::Internal(
+                    "the root password is changed by its own path".into(),
+                ));
+            }
+        };
+        let seen = {
+            let tx = self.store().read()?;
+            self.change_password_state(&tx, caller, ctx, &user_id)?
+        };
+        if !self.hashes.verify(old, &seen.profile.password_hash)? {
+            return Err(Error::InvalidInput("The old password is incorrect.".into()));
+        }
+        let rules = seen
+            .policy
+            .as_ref()
+            .map_or_else(PasswordRules::aws_default, PasswordPolicy::rules);
+        rules.check(new.expose(), Some(&seen.user.name))?;
+        self.refuse_reused(&seen.history, seen.policy.as_ref(), new)?;
+        let hash = self.hashes.hash(self.env.rng.as_ref(), new)?;
+        Ok(CheckedPasswordChange {
+            user_id,
+            seen,
+            hash,
+        })
+    }
+
+    /// The write of a checked ChangePassword: authorized again, and refused (retry) when
+    /// the password or the password policy changed since the checks.
+    pub(super) fn finish_password_change(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        checked: CheckedPasswordChange,
+    ) -> Result<()> {
+        let CheckedPasswordChange {
+            user_id,
+            seen,
+            hash,
+        } = checked;
+        let tx = self.store().write()?;
+        let current = self.change_password_state(&tx, caller, ctx, &user_id)?;
+        if current.profile.password_hash != seen.profile.password_hash
+            || current.policy != seen.policy
+        {
+            return Err(Error::EntityTemporarilyUnmodifiable(format!(
+                "The password or the password policy of User {} changed while the request was checked; retry.",
+                seen.user.name
+            )));
+        }
+        self.put_user_password_hash(
+            &tx,
+            &current.user,
+            &hash,
+            false,
+            Some(current.profile.created_at),
+        )?;
+        tx.commit()
+    }
+
+    /// What ChangePassword checks for `user_id`, read in `tx`, after its authorization:
+    /// the user, its login profile, the account's password policy and the hashes reuse
+    /// prevention compares with.
+    fn change_password_state(
+        &self,
+        tx: &ReadTx<'_>,
+        caller: &Caller,
+        ctx: &RequestContext,
+        user_id: &str,
+    ) -> Result<PasswordChangeState> {
+        let user = tx
+            .user_by_id(user_id)?
+            .ok_or_else(|| no_such("user", &caller.arn))?;
+        let policy = self.password_policy_of(tx, &user.account_id)?;
+        let self_service = policy
+            .as_ref()
+            .is_some_and(|p| p.allow_users_to_change_password);
+        if self_service {
+            // The account's switch stands in for an identity policy, not for the limits
+            // of the credential: a GetSessionToken or sign-in session without MFA still
+            // may not call IAM.
+            super::authz::session_guard(caller, "iam:ChangePassword")?;
+        } else {
+            self.authorize(tx, caller, "iam:ChangePassword", &caller.arn, ctx)?;
+        }
+        let profile = tx.login_profile(&user.user_id)?.ok_or_else(|| {
+            Error::NoSuchEntity(format!(
+                "Login Profile for User {} cannot be found.",
+                user.name
+            ))
+        })?;
+        let history = match policy.as_ref().and_then(|p| p.password_reuse_prevention) {
+            Some(n) => tx.password_history(&user.user_id, n)?,
+            None => Vec::new(),
+        };
+        Ok(PasswordChangeState {
+            user,
+            profile,
+            policy,
+            history,
+        })
+    }
+
+    /// Refuses `password` when it matches one of `history` (the policy's last N hashes).
+    fn refuse_reused(
+        &self,
+        history: &[String],
+        policy: Option<&PasswordPolicy>,
+        password: &SecretString,
+    ) -> Result<()> {
+        let Some(n) = policy.and_then(|p| p.password_reuse_prevention) else {
+            return Ok(());
+        };
+        for old in history {
+            if self.hashes.verify(password, old)? {
+                return Err(Error::PasswordPolicyViolation(format!(
+                    "Password does not conform to the account password policy: it must differ from the last {n} passwords."
+                )));
+            }
+        }
+        Ok(())
     }
 
     // ---- lockout and sign-in ----
@@ -838,6 +946,23 @@ impl Vault {
         let n = name(NameKind::User, user_name)?;
         require_user(&self.store().read()?, &caller.account, &n)
     }
+}
+
+/// A user's ChangePassword past its checks (see [`Vault::check_password_change`]).
+pub(super) struct CheckedPasswordChange {
+    user_id: String,
+    seen: PasswordChangeState,
+    /// The new password's hash.
+    hash: String,
+}
+
+/// What ChangePassword's checks read.
+struct PasswordChangeState {
+    user: UserRow,
+    profile: LoginProfileRow,
+    policy: Option<PasswordPolicy>,
+    /// The hashes reuse prevention compares with (empty without it).
+    history: Vec<String>,
 }
 
 /// Advances the first device whose code matched to the step it matched, inside the

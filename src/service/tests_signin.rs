@@ -227,6 +227,74 @@ fn reuse_prevention_and_self_service_change() {
 }
 
 #[test]
+fn a_password_change_checked_before_a_reset_or_a_policy_change_is_refused() {
+    let t = setup();
+    let allow = |reuse: Option<i64>| PasswordPolicyUpdate {
+        password_reuse_prevention: reuse,
+        allow_users_to_change_password: Some(true),
+        ..Default::default()
+    };
+    t.v.update_account_password_policy(&t.root, &ctx(), &allow(Some(3)))
+        .unwrap();
+    user_with_password(&t, "bob", "first-Pass1");
+    let s =
+        t.v.sign_in(&acct(), "bob", &pw("first-Pass1"), None, None)
+            .unwrap();
+    let bob = Caller {
+        account: acct(),
+        arn: super::users::user_arn(&s.user),
+        kind: CallerKind::User {
+            user_id: s.user.user_id.clone(),
+            name: "bob".into(),
+        },
+    };
+    // Bob's change passed its checks (all the argon2 work); an administrator resets the
+    // password before it is written.
+    let checked =
+        t.v.check_password_change(&bob, &ctx(), &pw("first-Pass1"), &pw("second-Pass2"))
+            .unwrap();
+    t.v.update_login_profile(&t.root, &ctx(), "bob", Some(&pw("reset-Pass9")), None)
+        .unwrap();
+    assert_eq!(
+        t.v.finish_password_change(&bob, &ctx(), checked)
+            .unwrap_err()
+            .code(),
+        "EntityTemporarilyUnmodifiable"
+    );
+    // The reset stands; Bob's new password was not written.
+    t.v.sign_in(&acct(), "bob", &pw("reset-Pass9"), None, None)
+        .unwrap();
+    assert_eq!(
+        t.v.sign_in(&acct(), "bob", &pw("second-Pass2"), None, None)
+            .unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    // The same when the policy changes in between (its reuse check may no longer hold).
+    let Err(refused) =
+        t.v.check_password_change(&bob, &ctx(), &pw("reset-Pass9"), &pw("first-Pass1"))
+    else {
+        panic!("a password within the last three was accepted");
+    };
+    assert_eq!(refused.code(), "PasswordPolicyViolation");
+    let checked =
+        t.v.check_password_change(&bob, &ctx(), &pw("reset-Pass9"), &pw("third-Pass3"))
+            .unwrap();
+    t.v.update_account_password_policy(&t.root, &ctx(), &allow(Some(5)))
+        .unwrap();
+    assert_eq!(
+        t.v.finish_password_change(&bob, &ctx(), checked)
+            .unwrap_err()
+            .code(),
+        "EntityTemporarilyUnmodifiable"
+    );
+    // Checked and written with nothing in between, the change goes through.
+    t.v.change_password(&bob, &ctx(), &pw("reset-Pass9"), &pw("third-Pass3"))
+        .unwrap();
+    t.v.sign_in(&acct(), "bob", &pw("third-Pass3"), None, None)
+        .unwrap();
+}
+
+#[test]
 fn every_failure_looks_the_same_and_costs_the_same() {
     let t = setup();
     user_with_password(&t, "alice", "right-Pass1");
