@@ -201,8 +201,12 @@ impl Live {
     /// Stops the server the way an operator does (SIGTERM) and waits until it exited
     /// cleanly, so its log is complete (the log writer flushes on the way out).
     pub fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let pid = self.child.id();
+        // The shell's `kill` builtin: no procps needed on a minimal machine.
+        let sent = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status()
+            .unwrap();
         assert!(sent.success(), "kill -TERM {pid} failed");
         let status = self.child.wait().unwrap();
         assert!(status.success(), "the server exited with {status}");
