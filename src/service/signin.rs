@@ -307,6 +307,8 @@ impl Vault {
         reset_required: bool,
     ) -> Result<LoginProfile> {
         let n = name(NameKind::User, user_name)?;
+        let prepared =
+            self.prepare_user_password(caller, ctx, &n, "iam:CreateLoginProfile", password)?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
@@ -323,14 +325,8 @@ impl Vault {
                 user.name
             )));
         }
-        self.check_new_password(
-            &tx,
-            &user.account_id,
-            &user.user_id,
-            Some(&user.name),
-            password,
-        )?;
-        self.set_user_password(&tx, &user, password, reset_required, None)?;
+        self.still_as_prepared(&tx, &user, &prepared)?;
+        self.put_user_password_hash(&tx, &user, &prepared.hash, reset_required, None)?;
         let p = tx
             .login_profile(&user.user_id)?
             .ok_or_else(|| Error::Internal("login profile vanished".into()))?;
@@ -383,6 +379,9 @@ impl Vault {
         reset_required: Option<bool>,
     ) -> Result<()> {
         let n = name(NameKind::User, user_name)?;
+        let prepared = password
+            .map(|pw| self.prepare_user_password(caller, ctx, &n, "iam:UpdateLoginProfile", pw))
+            .transpose()?;
         let tx = self.store().write()?;
         let found = tx.user(caller.account.as_str(), n.canonical())?;
         self.authorize(
@@ -399,19 +398,13 @@ impl Vault {
                 user.name
             ))
         })?;
-        match password {
-            Some(pw) => {
-                self.check_new_password(
-                    &tx,
-                    &user.account_id,
-                    &user.user_id,
-                    Some(&user.name),
-                    pw,
-                )?;
-                self.set_user_password(
+        match &prepared {
+            Some(prepared) => {
+                self.still_as_prepared(&tx, &user, prepared)?;
+                self.put_user_password_hash(
                     &tx,
                     &user,
-                    pw,
+                    &prepared.hash,
                     reset_required.unwrap_or(p.password_reset_required),
                     Some(p.created_at),
                 )?;
@@ -462,6 +455,70 @@ impl Vault {
             )));
         }
         self.commit(tx)
+    }
+
+    /// An administrator's new password for the user `n`, checked and hashed outside any
+    /// write transaction (the policy's rules, reuse prevention against up to 24 earlier
+    /// hashes, the new hash: argon2 work that would hold up every other writer). Reads one
+    /// snapshot, after authorizing `action`; the write applies it only if
+    /// [`Vault::still_as_prepared`].
+    pub(super) fn prepare_user_password(
+        &self,
+        caller: &Caller,
+        ctx: &RequestContext,
+        n: &crate::model::EntityName,
+        action: &str,
+        password: &SecretString,
+    ) -> Result<PreparedPassword> {
+        let (user, policy, history) = {
+            let tx = self.store().read()?;
+            let found = tx.user(caller.account.as_str(), n.canonical())?;
+            self.authorize(
+                &tx,
+                caller,
+                action,
+                &arn_for(&caller.account, found.as_ref(), n),
+                ctx,
+            )?;
+            let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
+            let policy = self.password_policy_of(&tx, &user.account_id)?;
+            let history = reuse_history(&tx, &user.user_id, policy.as_ref())?;
+            (user, policy, history)
+        };
+        policy
+            .as_ref()
+            .map_or_else(PasswordRules::aws_default, PasswordPolicy::rules)
+            .check(password.expose(), Some(&user.name))?;
+        self.refuse_reused(&history, policy.as_ref(), password)?;
+        let hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
+        Ok(PreparedPassword {
+            user_id: user.user_id,
+            policy,
+            history,
+            hash,
+        })
+    }
+
+    /// Refuses (retry) a prepared password when, in the write transaction, the user is
+    /// another one by now (deleted and recreated), or the policy or the password history
+    /// it was checked against changed.
+    pub(super) fn still_as_prepared(
+        &self,
+        tx: &ReadTx<'_>,
+        user: &UserRow,
+        prepared: &PreparedPassword,
+    ) -> Result<()> {
+        let policy = self.password_policy_of(tx, &user.account_id)?;
+        if user.user_id != prepared.user_id
+            || policy != prepared.policy
+            || reuse_history(tx, &user.user_id, policy.as_ref())? != prepared.history
+        {
+            return Err(Error::EntityTemporarilyUnmodifiable(format!(
+                "User {}, its password or the password policy changed while the new password was checked; retry.",
+                user.name
+            )));
+        }
+        Ok(())
     }
 
     /// ChangePassword: a user changes its own password with the old one. Allowed by
@@ -614,10 +671,7 @@ impl Vault {
                 user.name
             ))
         })?;
-        let history = match policy.as_ref().and_then(|p| p.password_reuse_prevention) {
-            Some(n) => tx.password_history(&user.user_id, n)?,
-            None => Vec::new(),
-        };
+        let history = reuse_history(tx, &user.user_id, policy.as_ref())?;
         Ok(PasswordChangeState {
             user,
             profile,
@@ -945,6 +999,28 @@ impl Vault {
     pub fn require_user_named(&self, caller: &Caller, user_name: &str) -> Result<UserRow> {
         let n = name(NameKind::User, user_name)?;
         require_user(&self.store().read()?, &caller.account, &n)
+    }
+}
+
+/// An administrator's new password, checked and hashed (see
+/// [`Vault::prepare_user_password`]).
+pub(super) struct PreparedPassword {
+    user_id: String,
+    policy: Option<PasswordPolicy>,
+    history: Vec<String>,
+    /// The new password's hash.
+    hash: String,
+}
+
+/// The earlier hashes reuse prevention compares with (none without it).
+fn reuse_history(
+    tx: &ReadTx<'_>,
+    principal_id: &str,
+    policy: Option<&PasswordPolicy>,
+) -> Result<Vec<String>> {
+    match policy.and_then(|p| p.password_reuse_prevention) {
+        Some(n) => tx.password_history(principal_id, n),
+        None => Ok(Vec::new()),
     }
 }
 

@@ -295,6 +295,55 @@ fn a_password_change_checked_before_a_reset_or_a_policy_change_is_refused() {
 }
 
 #[test]
+fn an_administrators_password_checked_before_a_change_is_refused() {
+    let t = setup();
+    t.v.update_account_password_policy(
+        &t.root,
+        &ctx(),
+        &PasswordPolicyUpdate {
+            password_reuse_prevention: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    user_with_password(&t, "alice", "first-Pass1");
+    let n = name(NameKind::User, "alice").unwrap();
+    let prepare = |new: &str| {
+        t.v.prepare_user_password(&t.root, &ctx(), &n, "iam:UpdateLoginProfile", &pw(new))
+    };
+    let still = |p: &super::signin::PreparedPassword| {
+        let tx = t.v.store().write().unwrap();
+        let user = tx.user(ACCT, "alice").unwrap().unwrap();
+        t.v.still_as_prepared(&tx, &user, p).map_err(|e| e.code())
+    };
+    // Checked (reuse prevention included) outside the write transaction.
+    assert_eq!(
+        prepare("first-Pass1").err().map(|e| e.code()),
+        Some("PasswordPolicyViolation")
+    );
+    let prepared = prepare("second-Pass2").unwrap();
+    assert_eq!(still(&prepared), Ok(()));
+    // The password history it was checked against moves on: refused, retry.
+    t.v.update_login_profile(&t.root, &ctx(), "alice", Some(&pw("other-Pass3")), None)
+        .unwrap();
+    assert_eq!(still(&prepared), Err("EntityTemporarilyUnmodifiable"));
+    // The user is deleted and made again under the same name: another user, refused
+    // (without reuse prevention, so only the user tells them apart).
+    t.v.update_account_password_policy(&t.root, &ctx(), &PasswordPolicyUpdate::default())
+        .unwrap();
+    let prepared = prepare("fourth-Pass4").unwrap();
+    assert_eq!(still(&prepared), Ok(()));
+    t.v.delete_user(&t.root, &ctx(), "alice", true).unwrap();
+    user_with_password(&t, "alice", "fifth-Pass5");
+    assert_eq!(still(&prepared), Err("EntityTemporarilyUnmodifiable"));
+    // Through the operation, with nothing in between, the new password is set.
+    t.v.update_login_profile(&t.root, &ctx(), "alice", Some(&pw("sixth-Pass6")), None)
+        .unwrap();
+    t.v.sign_in(&acct(), "alice", &pw("sixth-Pass6"), None, None)
+        .unwrap();
+}
+
+#[test]
 fn every_failure_looks_the_same_and_costs_the_same() {
     let t = setup();
     user_with_password(&t, "alice", "right-Pass1");
