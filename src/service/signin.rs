@@ -263,18 +263,6 @@ impl Vault {
         Ok(policy)
     }
 
-    fn set_user_password(
-        &self,
-        tx: &WriteTx<'_>,
-        user: &UserRow,
-        password: &SecretString,
-        reset_required: bool,
-        created: Option<OffsetDateTime>,
-    ) -> Result<()> {
-        let hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
-        self.put_user_password_hash(tx, user, &hash, reset_required, created)
-    }
-
     /// Stores a password hash made by the caller as the user's password, and in its
     /// history.
     fn put_user_password_hash(
@@ -470,7 +458,7 @@ impl Vault {
         action: &str,
         password: &SecretString,
     ) -> Result<PreparedPassword> {
-        let (user, policy, history) = {
+        let user = {
             let tx = self.store().read()?;
             let found = tx.user(caller.account.as_str(), n.canonical())?;
             self.authorize(
@@ -480,10 +468,22 @@ impl Vault {
                 &arn_for(&caller.account, found.as_ref(), n),
                 ctx,
             )?;
-            let user = found.ok_or_else(|| no_such("user", n.as_str()))?;
+            found.ok_or_else(|| no_such("user", n.as_str()))?
+        };
+        self.prepare_password_of(&user, password)
+    }
+
+    /// [`Vault::prepare_user_password`] for a user already in hand (and authorized).
+    fn prepare_password_of(
+        &self,
+        user: &UserRow,
+        password: &SecretString,
+    ) -> Result<PreparedPassword> {
+        let (policy, history) = {
+            let tx = self.store().read()?;
             let policy = self.password_policy_of(&tx, &user.account_id)?;
             let history = reuse_history(&tx, &user.user_id, policy.as_ref())?;
-            (user, policy, history)
+            (policy, history)
         };
         policy
             .as_ref()
@@ -492,7 +492,7 @@ impl Vault {
         self.refuse_reused(&history, policy.as_ref(), password)?;
         let hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
         Ok(PreparedPassword {
-            user_id: user.user_id,
+            user_id: user.user_id.clone(),
             policy,
             history,
             hash,
@@ -925,6 +925,21 @@ impl Vault {
         } else {
             None
         };
+        // So is the work on a new password the sign-in requires (its rules, reuse
+        // prevention, its hash). A refusal is reported below, where the change is made,
+        // after the code's step is spent.
+        let prepared = match new_password {
+            Some(new)
+                if profile.password_reset_required || {
+                    let policy =
+                        self.password_policy_of(&self.store().read()?, account.as_str())?;
+                    password_expired(policy.as_ref(), profile.password_changed_at, now)
+                } =>
+            {
+                Some(self.prepare_password_of(&user, new))
+            }
+            _ => None,
+        };
         // Success so far. One write transaction consumes the TOTP step, resets the failure
         // counter and stamps the last use: one fsync fewer per sign-in than a transaction
         // of its own for the step. The step still moves only forward and only once (a
@@ -953,13 +968,13 @@ impl Vault {
                 }
                 Some(_) => None,
             };
-            let Some(new) = new_password.filter(|_| refused.is_none()) else {
+            if new_password.is_none() || refused.is_some() {
                 tx.clear_lockout(account.as_str(), &canon)?;
                 tx.commit()?;
                 return Err(Error::PasswordChangeRequired(
                     refused.unwrap_or_default().into(),
                 ));
-            };
+            }
             // The new password can still fail the password policy, which rolls its
             // transaction back; the code was used all the same, so its step is made
             // durable on its own first (a rare path: one more fsync).
@@ -970,8 +985,32 @@ impl Vault {
                 tx
             };
             tx.clear_lockout(account.as_str(), &canon)?;
-            self.check_new_password(&tx, &user.account_id, &user.user_id, Some(&user.name), new)?;
-            self.set_user_password(&tx, &user, new, false, Some(profile.created_at))?;
+            let prepared = prepared.ok_or_else(|| {
+                Error::EntityTemporarilyUnmodifiable(format!(
+                    "The password policy of User {} changed during the sign-in; retry.",
+                    user.name
+                ))
+            })??;
+            // Only over the password this sign-in verified: one an administrator set
+            // meanwhile (a reset of a compromised account) is not replaced by the choice of
+            // whoever knew the old one.
+            let current = tx.login_profile(&user.user_id)?;
+            if current.as_ref().map(|p| p.password_hash.as_str())
+                != Some(profile.password_hash.as_str())
+            {
+                return Err(Error::EntityTemporarilyUnmodifiable(format!(
+                    "The password of User {} changed during the sign-in; retry.",
+                    user.name
+                )));
+            }
+            self.still_as_prepared(&tx, &user, &prepared)?;
+            self.put_user_password_hash(
+                &tx,
+                &user,
+                &prepared.hash,
+                false,
+                Some(profile.created_at),
+            )?;
             tx
         } else {
             tx.clear_lockout(account.as_str(), &canon)?;

@@ -344,6 +344,53 @@ fn an_administrators_password_checked_before_a_change_is_refused() {
 }
 
 #[test]
+fn a_required_change_at_sign_in_never_replaces_a_password_reset_made_meanwhile() {
+    let t = setup();
+    user_with_password(&t, "alice", "old-Pass1");
+    t.v.update_login_profile(&t.root, &ctx(), "alice", None, Some(true))
+        .unwrap();
+    // Someone who knows the old password passed the checks; the administrator resets the
+    // password before the sign-in's change is written.
+    let old = pw("old-Pass1");
+    let checked = t.v.check_sign_in(&acct(), "alice", &old, None).unwrap();
+    t.v.update_login_profile(
+        &t.root,
+        &ctx(),
+        "alice",
+        Some(&pw("admin-Pass7")),
+        Some(true),
+    )
+    .unwrap();
+    assert_eq!(
+        t.v.finish_sign_in(&acct(), checked, &old, Some(&pw("mine-Pass8")), false)
+            .err()
+            .map(|e| e.code()),
+        Some("EntityTemporarilyUnmodifiable")
+    );
+    // The reset stands: the administrator's password (to be changed), not the other one.
+    assert!(matches!(
+        t.v.sign_in(&acct(), "alice", &pw("admin-Pass7"), None, None),
+        Err(Error::PasswordChangeRequired(_))
+    ));
+    assert_eq!(
+        t.v.sign_in(&acct(), "alice", &pw("mine-Pass8"), None, None)
+            .unwrap_err(),
+        Error::AuthenticationFailed
+    );
+    // Uninterrupted, the required change goes through.
+    t.v.sign_in(
+        &acct(),
+        "alice",
+        &pw("admin-Pass7"),
+        None,
+        Some(&pw("mine-Pass8")),
+    )
+    .unwrap();
+    t.v.sign_in(&acct(), "alice", &pw("mine-Pass8"), None, None)
+        .unwrap();
+}
+
+#[test]
 fn every_failure_looks_the_same_and_costs_the_same() {
     let t = setup();
     user_with_password(&t, "alice", "right-Pass1");
