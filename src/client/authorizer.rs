@@ -655,7 +655,23 @@ where
         Box::pin(async move {
             match layer.decide(req).await {
                 Ok(req) => inner.call(req).await,
-                Err((parts, rejection)) => Ok((layer.responder)(&parts, rejection)),
+                Err((parts, rejection)) => {
+                    let unread = matches!(
+                        rejection,
+                        Rejection::Unmapped | Rejection::BodyTooLarge { .. }
+                    );
+                    let mut resp = (layer.responder)(&parts, rejection);
+                    if unread {
+                        // The request's body was not read to its end: close the connection
+                        // after this answer. Kept open, the server would read on from where
+                        // the body stopped, and a client that held its body back
+                        // (`Expect: 100-continue`, answered without a 100) had its next
+                        // request cut (boto3's PutObject then arrived as method `UT`).
+                        resp.headers_mut()
+                            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    Ok(resp)
+                }
             }
         })
     }

@@ -375,13 +375,22 @@ async fn refusals_use_the_default_json_answer() {
         ),
     ];
     for (path, mode, body, want_status, want_code) in cases {
-        let (status, text) = text(
-            app.clone()
-                .oneshot(request(path, mode, body))
-                .await
-                .unwrap(),
-        )
-        .await;
+        let resp = app
+            .clone()
+            .oneshot(request(path, mode, body))
+            .await
+            .unwrap();
+        // Refused before its body was read to the end, the connection is not reused.
+        let closes = resp
+            .headers()
+            .get("connection")
+            .is_some_and(|v| v == "close");
+        assert_eq!(
+            closes,
+            want_status == 413 || path == "/unknown",
+            "{mode} {path}"
+        );
+        let (status, text) = text(resp).await;
         assert_eq!(status, want_status, "{mode} {path}: {text}");
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["error"], want_code, "{mode} {path}: {text}");
