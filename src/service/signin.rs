@@ -183,11 +183,7 @@ impl Vault {
         account: &str,
     ) -> Result<(PasswordRules, Option<PasswordPolicy>)> {
         let p = self.password_policy_of(tx, account)?;
-        Ok((
-            p.as_ref()
-                .map_or_else(PasswordRules::aws_default, PasswordPolicy::rules),
-            p,
-        ))
+        Ok((rules_of(p.as_ref()), p))
     }
 
     /// GetAccountPasswordPolicy. `NoSuchEntity` when none is set, as in AWS.
@@ -256,10 +252,8 @@ impl Vault {
     ) -> Result<Option<PasswordPolicy>> {
         let (rules, policy) = self.rules_for(tx, account)?;
         rules.check(password.expose(), user_name)?;
-        if let Some(n) = policy.as_ref().and_then(|p| p.password_reuse_prevention) {
-            let history = tx.password_history(principal_id, n)?;
-            self.refuse_reused(&history, policy.as_ref(), password)?;
-        }
+        let history = reuse_history(tx, principal_id, policy.as_ref())?;
+        self.refuse_reused(&history, policy.as_ref(), password)?;
         Ok(policy)
     }
 
@@ -470,14 +464,17 @@ impl Vault {
             )?;
             found.ok_or_else(|| no_such("user", n.as_str()))?
         };
-        self.prepare_password_of(&user, password)
+        self.prepare_password_of(&user, password, None)
     }
 
-    /// [`Vault::prepare_user_password`] for a user already in hand (and authorized).
+    /// A new password for `user` (already in hand and authorized), checked and hashed
+    /// outside any write transaction; `replaces` is the stored hash it may only replace
+    /// (the password the caller proved), or `None` for an administrator's set.
     fn prepare_password_of(
         &self,
         user: &UserRow,
         password: &SecretString,
+        replaces: Option<&str>,
     ) -> Result<PreparedPassword> {
         let (policy, history) = {
             let tx = self.store().read()?;
@@ -485,14 +482,12 @@ impl Vault {
             let history = reuse_history(&tx, &user.user_id, policy.as_ref())?;
             (policy, history)
         };
-        policy
-            .as_ref()
-            .map_or_else(PasswordRules::aws_default, PasswordPolicy::rules)
-            .check(password.expose(), Some(&user.name))?;
+        rules_of(policy.as_ref()).check(password.expose(), Some(&user.name))?;
         self.refuse_reused(&history, policy.as_ref(), password)?;
         let hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
         Ok(PreparedPassword {
             user_id: user.user_id.clone(),
+            replaces: replaces.map(str::to_owned),
             policy,
             history,
             hash,
@@ -500,16 +495,24 @@ impl Vault {
     }
 
     /// Refuses (retry) a prepared password when, in the write transaction, the user is
-    /// another one by now (deleted and recreated), or the policy or the password history
-    /// it was checked against changed.
+    /// another one by now (deleted and recreated), the password it replaces is not the
+    /// stored one any more (an administrator's reset stands), or the policy or the
+    /// password history it was checked against changed.
     pub(super) fn still_as_prepared(
         &self,
         tx: &ReadTx<'_>,
         user: &UserRow,
         prepared: &PreparedPassword,
     ) -> Result<()> {
+        let replaced = match &prepared.replaces {
+            Some(old) => tx
+                .login_profile(&user.user_id)?
+                .is_some_and(|p| p.password_hash == *old),
+            None => true,
+        };
         let policy = self.password_policy_of(tx, &user.account_id)?;
         if user.user_id != prepared.user_id
+            || !replaced
             || policy != prepared.policy
             || reuse_history(tx, &user.user_id, policy.as_ref())? != prepared.history
         {
@@ -568,94 +571,62 @@ impl Vault {
     /// The checks of a user's ChangePassword, with every argon2 run in it (the old
     /// password, each remembered one, the new hash: up to 26 with reuse prevention at 24),
     /// outside any write transaction, which would hold up every other writer for as long.
-    /// They read one snapshot; [`Vault::finish_password_change`] then writes only if the
-    /// password and the policy are still what they saw.
+    /// [`Vault::finish_password_change`] then writes only if
+    /// [`Vault::still_as_prepared`].
     pub(super) fn check_password_change(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
         old: &SecretString,
         new: &SecretString,
-    ) -> Result<CheckedPasswordChange> {
+    ) -> Result<PreparedPassword> {
         let user_id = match &caller.kind {
-            CallerKind::Session(c) => c.principal_id.clone(),
-            CallerKind::User { user_id, .. } => user_id.clone(),
+            CallerKind::Session(c) => &c.principal_id,
+            CallerKind::User { user_id, .. } => user_id,
             CallerKind::Root => {
                 return Err(Error::Internal(
                     "the root password is changed by its own path".into(),
                 ));
             }
         };
-        let seen = {
+        let (user, profile) = {
             let tx = self.store().read()?;
-            self.change_password_state(&tx, caller, ctx, &user_id)?
+            self.password_change_target(&tx, caller, ctx, user_id)?
         };
-        if !self.hashes.verify(old, &seen.profile.password_hash)? {
+        if !self.hashes.verify(old, &profile.password_hash)? {
             return Err(Error::InvalidInput("The old password is incorrect.".into()));
         }
-        let rules = seen
-            .policy
-            .as_ref()
-            .map_or_else(PasswordRules::aws_default, PasswordPolicy::rules);
-        rules.check(new.expose(), Some(&seen.user.name))?;
-        self.refuse_reused(&seen.history, seen.policy.as_ref(), new)?;
-        let hash = self.hashes.hash(self.env.rng.as_ref(), new)?;
-        Ok(CheckedPasswordChange {
-            user_id,
-            seen,
-            hash,
-        })
+        self.prepare_password_of(&user, new, Some(&profile.password_hash))
     }
 
-    /// The write of a checked ChangePassword: authorized again, and refused (retry) when
-    /// the password or the password policy changed since the checks.
+    /// The write of a checked ChangePassword, authorized again.
     pub(super) fn finish_password_change(
         &self,
         caller: &Caller,
         ctx: &RequestContext,
-        checked: CheckedPasswordChange,
+        prepared: PreparedPassword,
     ) -> Result<()> {
-        let CheckedPasswordChange {
-            user_id,
-            seen,
-            hash,
-        } = checked;
         let tx = self.store().write()?;
-        let current = self.change_password_state(&tx, caller, ctx, &user_id)?;
-        if current.profile.password_hash != seen.profile.password_hash
-            || current.policy != seen.policy
-        {
-            return Err(Error::EntityTemporarilyUnmodifiable(format!(
-                "The password or the password policy of User {} changed while the request was checked; retry.",
-                seen.user.name
-            )));
-        }
-        self.put_user_password_hash(
-            &tx,
-            &current.user,
-            &hash,
-            false,
-            Some(current.profile.created_at),
-        )?;
+        let (user, profile) = self.password_change_target(&tx, caller, ctx, &prepared.user_id)?;
+        self.still_as_prepared(&tx, &user, &prepared)?;
+        self.put_user_password_hash(&tx, &user, &prepared.hash, false, Some(profile.created_at))?;
         tx.commit()
     }
 
-    /// What ChangePassword checks for `user_id`, read in `tx`, after its authorization:
-    /// the user, its login profile, the account's password policy and the hashes reuse
-    /// prevention compares with.
-    fn change_password_state(
+    /// The user whose password a ChangePassword by `caller` changes, and its login
+    /// profile, read in `tx` after the call's authorization.
+    fn password_change_target(
         &self,
         tx: &ReadTx<'_>,
         caller: &Caller,
         ctx: &RequestContext,
         user_id: &str,
-    ) -> Result<PasswordChangeState> {
+    ) -> Result<(UserRow, LoginProfileRow)> {
         let user = tx
             .user_by_id(user_id)?
             .ok_or_else(|| no_such("user", &caller.arn))?;
-        let policy = self.password_policy_of(tx, &user.account_id)?;
-        let self_service = policy
-            .as_ref()
+        let self_service = self
+            .password_policy_of(tx, &user.account_id)?
             .is_some_and(|p| p.allow_users_to_change_password);
         if self_service {
             // The account's switch stands in for an identity policy, not for the limits
@@ -671,13 +642,7 @@ impl Vault {
                 user.name
             ))
         })?;
-        let history = reuse_history(tx, &user.user_id, policy.as_ref())?;
-        Ok(PasswordChangeState {
-            user,
-            profile,
-            policy,
-            history,
-        })
+        Ok((user, profile))
     }
 
     /// Refuses `password` when it matches one of `history` (the policy's last N hashes).
@@ -936,7 +901,7 @@ impl Vault {
                     password_expired(policy.as_ref(), profile.password_changed_at, now)
                 } =>
             {
-                Some(self.prepare_password_of(&user, new))
+                Some(self.prepare_password_of(&user, new, Some(&profile.password_hash)))
             }
             _ => None,
         };
@@ -991,18 +956,9 @@ impl Vault {
                     user.name
                 ))
             })??;
-            // Only over the password this sign-in verified: one an administrator set
-            // meanwhile (a reset of a compromised account) is not replaced by the choice of
-            // whoever knew the old one.
-            let current = tx.login_profile(&user.user_id)?;
-            if current.as_ref().map(|p| p.password_hash.as_str())
-                != Some(profile.password_hash.as_str())
-            {
-                return Err(Error::EntityTemporarilyUnmodifiable(format!(
-                    "The password of User {} changed during the sign-in; retry.",
-                    user.name
-                )));
-            }
+            // Only over the password this sign-in verified (`replaces`): one an
+            // administrator set meanwhile (a reset of a compromised account) is not
+            // replaced by the choice of whoever knew the old one.
             self.still_as_prepared(&tx, &user, &prepared)?;
             self.put_user_password_hash(
                 &tx,
@@ -1041,14 +997,21 @@ impl Vault {
     }
 }
 
-/// An administrator's new password, checked and hashed (see
-/// [`Vault::prepare_user_password`]).
+/// A new password, checked and hashed outside the write transaction (see
+/// [`Vault::prepare_password_of`]), and what the checks read.
 pub(super) struct PreparedPassword {
     user_id: String,
+    /// The stored hash it may only replace (the password the caller proved).
+    replaces: Option<String>,
     policy: Option<PasswordPolicy>,
     history: Vec<String>,
     /// The new password's hash.
     hash: String,
+}
+
+/// The rules a new password must meet: the account's policy's, or AWS's default ones.
+fn rules_of(policy: Option<&PasswordPolicy>) -> PasswordRules {
+    policy.map_or_else(PasswordRules::aws_default, PasswordPolicy::rules)
 }
 
 /// The earlier hashes reuse prevention compares with (none without it).
@@ -1061,23 +1024,6 @@ fn reuse_history(
         Some(n) => tx.password_history(principal_id, n),
         None => Ok(Vec::new()),
     }
-}
-
-/// A user's ChangePassword past its checks (see [`Vault::check_password_change`]).
-pub(super) struct CheckedPasswordChange {
-    user_id: String,
-    seen: PasswordChangeState,
-    /// The new password's hash.
-    hash: String,
-}
-
-/// What ChangePassword's checks read.
-struct PasswordChangeState {
-    user: UserRow,
-    profile: LoginProfileRow,
-    policy: Option<PasswordPolicy>,
-    /// The hashes reuse prevention compares with (empty without it).
-    history: Vec<String>,
 }
 
 /// Advances the first device whose code matched to the step it matched, inside the
