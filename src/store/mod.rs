@@ -367,8 +367,10 @@ impl Store {
 /// late ones instead of getting their answer and sending their next request.
 const MAX_GROUP: usize = 16;
 
-/// The savepoint each member of a shared transaction works in.
-const MEMBER: &str = "member";
+/// The savepoint each member of a shared transaction works in: opened, released, undone.
+const SAVEPOINT: &str = "SAVEPOINT member";
+const RELEASE: &str = "RELEASE member";
+const ROLLBACK_TO: &str = "ROLLBACK TO member";
 
 #[derive(Default)]
 struct GroupCommit {
@@ -465,7 +467,7 @@ impl GroupCommit {
             let _ = self.settle(conn, generation, None);
             return self.join(conn, generation);
         }
-        if let Err(e) = conn.execute_cached(&format!("SAVEPOINT {MEMBER}"), []) {
+        if let Err(e) = conn.execute_cached(SAVEPOINT, []) {
             let _ = self.settle(conn, generation, None);
             return Err(e.into());
         }
@@ -672,8 +674,8 @@ impl Drop for ReadTx<'_> {
                 // Undo this member's work only; the others' stays for the shared commit.
                 let undone = self
                     .conn
-                    .execute_cached(&format!("ROLLBACK TO {MEMBER}"), [])
-                    .and_then(|_| self.conn.execute_cached(&format!("RELEASE {MEMBER}"), []));
+                    .execute_cached(ROLLBACK_TO, [])
+                    .and_then(|_| self.conn.execute_cached(RELEASE, []));
                 if undone.is_err()
                     && let Some(g) = group.state().open.as_mut()
                 {
@@ -729,9 +731,7 @@ impl WriteTx<'_> {
         };
         // Released, the savepoint's work belongs to the shared transaction; on an error
         // the member rolls back (through drop) and fails alone.
-        self.inner
-            .conn
-            .execute_cached(&format!("RELEASE {MEMBER}"), [])?;
+        self.inner.conn.execute_cached(RELEASE, [])?;
         self.inner.active = false;
         let settled = group.settle(&self.inner.conn, generation, Some(state_changed));
         // Hand the connection on before waiting for the shared commit.
