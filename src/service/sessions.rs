@@ -33,6 +33,9 @@ struct Revocations {
     cutoffs_through: Option<i64>,
     keys_version: i64,
     checked_at: Option<OffsetDateTime>,
+    /// The store generation the state was read at: every revocation is a committed
+    /// change, which moves the generation on, so it bites on the next check.
+    generation: u64,
     cutoffs: HashMap<(String, String), i64>,
     tokens: HashSet<String>,
 }
@@ -52,6 +55,19 @@ pub(crate) struct TokenState {
     revocations: Revocations,
     cache: HashMap<[u8; 32], Arc<VerifiedSession>>,
     ed25519_verifications: u64,
+}
+
+impl TokenState {
+    /// Whether the revocation state may be used without reading the store: read less
+    /// than a second ago (for other processes' changes) and at the current generation
+    /// (for this process's).
+    fn revocations_fresh(&self, generation: u64, now: OffsetDateTime) -> bool {
+        self.revocations.generation == generation
+            && self
+                .revocations
+                .checked_at
+                .is_some_and(|t| now - t < REVOCATION_REFRESH && t <= now)
+    }
 }
 
 /// A signing key as listed: (hex key id, current, created at, retired after), unix seconds.
@@ -686,16 +702,17 @@ impl Vault {
 
     fn refresh_revocations(&self) -> Result<()> {
         let now = self.now();
+        if self
+            .token_state()
+            .read()
+            .map_err(|_| poisoned())?
+            .revocations_fresh(self.store().generation(), now)
         {
-            let st = self.token_state().read().map_err(|_| poisoned())?;
-            if st
-                .revocations
-                .checked_at
-                .is_some_and(|t| now - t < REVOCATION_REFRESH)
-            {
-                return Ok(());
-            }
+            return Ok(());
         }
+        // Read before the snapshot: a commit in between leaves this refresh labelled
+        // older than the state, so the next check refreshes again.
+        let generation = self.store().generation();
         let tx = self.store().read()?;
         let version = tx.revocation_version()?;
         let keys_version = tx.keys_version()?;
@@ -718,6 +735,7 @@ impl Vault {
         let mut st = self.token_state().write().map_err(|_| poisoned())?;
         st.revocations.keys_version = keys_version;
         st.revocations.checked_at = Some(now);
+        st.revocations.generation = generation;
         if version == st.revocations.version && version != 0 {
             return Ok(());
         }
@@ -785,7 +803,7 @@ impl Vault {
         let mut key = [0u8; 32];
         key.copy_from_slice(digest.as_ref());
         let st = self.token_state().read().ok()?;
-        if !Self::tokens_fresh(&st, now) {
+        if !self.tokens_fresh(&st, now) {
             return None;
         }
         st.cache.get(&key).map(|s| s.claims.token_id)
@@ -797,15 +815,11 @@ impl Vault {
         let now = self.now();
         self.token_state()
             .read()
-            .is_ok_and(|st| Self::tokens_fresh(&st, now))
+            .is_ok_and(|st| self.tokens_fresh(&st, now))
     }
 
-    fn tokens_fresh(st: &TokenState, now: OffsetDateTime) -> bool {
-        st.current.is_some()
-            && st
-                .revocations
-                .checked_at
-                .is_some_and(|t| now - t < REVOCATION_REFRESH && t <= now)
+    fn tokens_fresh(&self, st: &TokenState, now: OffsetDateTime) -> bool {
+        st.current.is_some() && st.revocations_fresh(self.store().generation(), now)
     }
 
     /// Verifies a session token presented with `access_key_id`. A token seen before is
@@ -883,16 +897,8 @@ impl Vault {
         self.authorize(&tx, caller, "iam:PutRolePolicy", &arn, ctx)?;
         let role = found.ok_or_else(|| super::no_such("role", n.as_str()))?;
         let role_arn = super::roles::role_arn(&role);
-        // One second later than now, so a session issued in this very second is covered.
-        let now = self.now();
-        tx.revoke_before(
-            "role",
-            &role_arn,
-            now + Duration::seconds(1),
-            revocation_horizon(now),
-        )?;
+        self.revoke_sessions_of(&tx, "role", &role_arn)?;
         self.commit(tx)?;
-        self.force_revocation_refresh();
         Ok(role_arn)
     }
 
@@ -906,7 +912,6 @@ impl Vault {
         let tx = self.store().write()?;
         tx.revoke_token(token_id, expires_at, self.now())?;
         self.commit(tx)?;
-        self.force_revocation_refresh();
         Ok(())
     }
 
@@ -924,15 +929,7 @@ impl Vault {
             now + Duration::seconds(1),
             revocation_horizon(now),
         )?;
-        self.force_revocation_refresh();
         Ok(())
-    }
-
-    fn force_revocation_refresh(&self) {
-        if let Ok(mut st) = self.token_state().write() {
-            st.revocations.checked_at = None;
-            st.revocations.version = -1;
-        }
     }
 }
 

@@ -144,13 +144,15 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    fn bump_revocations(&self) -> Result<()> {
-        self.conn.execute_cached(
+    /// Moves the revocation version on; the new version.
+    fn bump_revocations(&self) -> Result<i64> {
+        Ok(self.conn.query_row_cached(
             "INSERT INTO meta (key, value) VALUES ('revocation_version', '1')
-             ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+             ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+             RETURNING CAST(value AS INTEGER)",
             [],
-        )?;
-        Ok(())
+            |r| r.get(0),
+        )?)
     }
 
     /// Sets a revoke-before cut-off for a scope (`role`, `user`, `account`, `key`), labelled
@@ -164,13 +166,7 @@ impl WriteTx<'_> {
         before: OffsetDateTime,
         prune_through: OffsetDateTime,
     ) -> Result<()> {
-        let version: i64 = self.conn.query_row_cached(
-            "INSERT INTO meta (key, value) VALUES ('revocation_version', '1')
-             ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
-             RETURNING CAST(value AS INTEGER)",
-            [],
-            |r| r.get(0),
-        )?;
+        let version = self.bump_revocations()?;
         self.conn.execute_cached(
             "INSERT INTO session_revocations (scope, subject, revoke_before, version) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(scope, subject) DO UPDATE SET revoke_before = MAX(revoke_before, excluded.revoke_before), version = excluded.version",
@@ -194,6 +190,6 @@ impl WriteTx<'_> {
             "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
             params![ts(now)],
         )?;
-        self.bump_revocations()
+        self.bump_revocations().map(|_| ())
     }
 }
