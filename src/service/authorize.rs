@@ -27,6 +27,15 @@ const EXTERNAL_CHECK: time::Duration = time::Duration::seconds(1);
 /// Bound on each in-memory map; past it the map is emptied and refilled on demand.
 const WARM_LIMIT: usize = 100_000;
 
+/// Inserts into one of the in-memory maps, emptying it first when it holds
+/// [`WARM_LIMIT`] entries (it refills on demand).
+fn bounded_insert<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= WARM_LIMIT {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
 /// An active long-term access key: its user and its secret.
 pub struct KeyEntry {
     /// The key's user.
@@ -122,10 +131,7 @@ impl Vault {
         }
         let loaded = self.load_access_key_secret(access_key_id)?.map(Arc::new);
         self.warm_write(g, |st| {
-            if st.keys.len() >= WARM_LIMIT {
-                st.keys.clear();
-            }
-            st.keys.insert(access_key_id.to_owned(), loaded.clone());
+            bounded_insert(&mut st.keys, access_key_id.to_owned(), loaded.clone());
         });
         Ok(loaded)
     }
@@ -226,10 +232,7 @@ impl Vault {
     /// Remembers that `(key, service)` carries a stamp from `at`.
     pub(super) fn remember_stamp(&self, key: &str, service: &str, at: OffsetDateTime) {
         if let Ok(mut m) = self.warm.stamps.lock() {
-            if m.len() >= WARM_LIMIT {
-                m.clear();
-            }
-            m.insert((key.to_owned(), service.to_owned()), at);
+            bounded_insert(&mut m, (key.to_owned(), service.to_owned()), at);
         }
     }
 
@@ -274,10 +277,7 @@ impl Vault {
             return Ok(None);
         };
         self.warm_write(g, |st| {
-            if st.users.len() >= WARM_LIMIT {
-                st.users.clear();
-            }
-            st.users.insert(key, Arc::clone(&row));
+            bounded_insert(&mut st.users, key, Arc::clone(&row));
         });
         Ok(Some(row))
     }
@@ -301,10 +301,7 @@ impl Vault {
             return Ok(None);
         };
         self.warm_write(g, |st| {
-            if st.principals.len() >= WARM_LIMIT {
-                st.principals.clear();
-            }
-            st.principals.insert(key, Arc::clone(&entry));
+            bounded_insert(&mut st.principals, key, Arc::clone(&entry));
         });
         Ok(Some(entry))
     }
@@ -328,7 +325,7 @@ impl Vault {
                 Some(row) => {
                     let tags = tx.tags(EntityKind::Role, &row.role_id)?;
                     Some(Arc::new(WarmRole {
-                        tag_keys: super::authz::resource_tag_keys(&tags),
+                        tag_keys: super::authz::resource_tag_keys_of(&tags),
                         row,
                     }))
                 }
@@ -336,10 +333,7 @@ impl Vault {
             }
         };
         self.warm_write(g, |st| {
-            if st.roles.len() >= WARM_LIMIT {
-                st.roles.clear();
-            }
-            st.roles.insert(key, role.clone());
+            bounded_insert(&mut st.roles, key, role.clone());
         });
         Ok(role)
     }

@@ -441,17 +441,13 @@ impl Vault {
         session_guard(caller, action)?;
         // What `resource_tags` reads for a user ARN of the caller's account.
         let keys = if target_arn.starts_with(&format!("arn:aws:iam::{}:user/", caller.account)) {
-            target
-                .pols
-                .tags
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        format!("aws:ResourceTag/{k}"),
-                        ContextValue::String(v.clone()),
-                    )
-                })
-                .collect()
+            resource_tag_keys(
+                target
+                    .pols
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
         } else {
             Vec::new()
         };
@@ -807,7 +803,7 @@ impl Vault {
         } else {
             Vec::new()
         };
-        Ok(resource_tag_keys(&tags))
+        Ok(resource_tag_keys_of(&tags))
     }
 }
 
@@ -915,15 +911,22 @@ pub(super) fn request_tag_keys(tags: &[crate::model::Tag]) -> Vec<(String, Conte
 }
 
 /// `aws:ResourceTag/…` for a request on a tagged user or role.
-pub(super) fn resource_tag_keys(tags: &[crate::store::TagRow]) -> Vec<(String, ContextValue)> {
-    tags.iter()
-        .map(|t| {
+pub(super) fn resource_tag_keys<'a>(
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<(String, ContextValue)> {
+    tags.into_iter()
+        .map(|(k, v)| {
             (
-                format!("aws:ResourceTag/{}", t.key),
-                ContextValue::String(t.value.clone()),
+                format!("aws:ResourceTag/{k}"),
+                ContextValue::String(v.to_owned()),
             )
         })
         .collect()
+}
+
+/// [`resource_tag_keys`] of stored tag rows.
+pub(super) fn resource_tag_keys_of(tags: &[crate::store::TagRow]) -> Vec<(String, ContextValue)> {
+    resource_tag_keys(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
 }
 
 #[cfg(test)]
