@@ -76,6 +76,21 @@ fn acct() -> AccountId {
     AccountId::parse(ACCT).unwrap()
 }
 
+/// The caller a user becomes by signing in with `password`.
+fn signed_in(t: &T, name: &str, password: &str) -> Caller {
+    let s =
+        t.v.sign_in(&acct(), name, &pw(password), None, None)
+            .unwrap();
+    Caller {
+        account: acct(),
+        arn: super::users::user_arn(&s.user),
+        kind: CallerKind::User {
+            user_id: s.user.user_id,
+            name: name.into(),
+        },
+    }
+}
+
 fn user_with_password(t: &T, name: &str, password: &str) {
     t.v.create_user(&t.root, &ctx(), name, None, None, &[])
         .unwrap();
@@ -165,17 +180,7 @@ fn reuse_prevention_and_self_service_change() {
     )
     .unwrap();
     user_with_password(&t, "bob", "first-Pass1");
-    let s =
-        t.v.sign_in(&acct(), "bob", &pw("first-Pass1"), None, None)
-            .unwrap();
-    let bob = Caller {
-        account: acct(),
-        arn: super::users::user_arn(&s.user),
-        kind: CallerKind::User {
-            user_id: s.user.user_id.clone(),
-            name: "bob".into(),
-        },
-    };
+    let bob = signed_in(&t, "bob", "first-Pass1");
     // AllowUsersToChangePassword: no policy needed.
     t.v.change_password(&bob, &ctx(), &pw("first-Pass1"), &pw("second-Pass2"))
         .unwrap();
@@ -237,17 +242,7 @@ fn a_password_change_checked_before_a_reset_or_a_policy_change_is_refused() {
     t.v.update_account_password_policy(&t.root, &ctx(), &allow(Some(3)))
         .unwrap();
     user_with_password(&t, "bob", "first-Pass1");
-    let s =
-        t.v.sign_in(&acct(), "bob", &pw("first-Pass1"), None, None)
-            .unwrap();
-    let bob = Caller {
-        account: acct(),
-        arn: super::users::user_arn(&s.user),
-        kind: CallerKind::User {
-            user_id: s.user.user_id.clone(),
-            name: "bob".into(),
-        },
-    };
+    let bob = signed_in(&t, "bob", "first-Pass1");
     // Bob's change passed its checks (all the argon2 work); an administrator resets the
     // password before it is written.
     let checked =
