@@ -19,7 +19,7 @@ use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::store::{AuditCheckpointRow, AuditRow, ReadTx, WriteTx};
+use crate::store::{AuditCheckpointRow, AuditRow, NewAuditRow, ReadTx, WriteTx};
 
 /// Records between signed checkpoints.
 pub const CHECKPOINT_EVERY: i64 = 64;
@@ -56,15 +56,16 @@ pub struct Entry {
     pub credential: String,
 }
 
-fn cut(s: &str) -> String {
+/// `s` cut to at most [`MAX_FIELD`] bytes, at a character boundary.
+fn cut(s: &str) -> &str {
     if s.len() <= MAX_FIELD {
-        return s.to_owned();
+        return s;
     }
     let mut end = MAX_FIELD;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s.get(..end).unwrap_or("").to_owned()
+    s.get(..end).unwrap_or("")
 }
 
 impl Entry {
@@ -81,22 +82,6 @@ impl Entry {
             &self.user_agent,
             &self.credential,
         ]
-    }
-
-    fn bounded(&self) -> Entry {
-        Entry {
-            at: self.at,
-            request_id: cut(&self.request_id),
-            account: cut(&self.account),
-            principal: cut(&self.principal),
-            action: cut(&self.action),
-            resource: cut(&self.resource),
-            decision: cut(&self.decision),
-            reason: cut(&self.reason),
-            source_ip: cut(&self.source_ip),
-            user_agent: cut(&self.user_agent),
-            credential: cut(&self.credential),
-        }
     }
 
     fn of_row(r: &AuditRow) -> Entry {
@@ -118,13 +103,18 @@ impl Entry {
 
 /// The hash of the record at `seq` with `prev` before it.
 pub fn chain_hash(prev: &[u8], seq: i64, e: &Entry) -> [u8; 32] {
+    fields_hash(prev, seq, e.at, &e.fields())
+}
+
+/// The hash of a record made of `at` and `fields` (in [`Entry::fields`] order).
+fn fields_hash(prev: &[u8], seq: i64, at: i64, fields: &[&str; 10]) -> [u8; 32] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(DOMAIN);
     ctx.update(&u32::try_from(prev.len()).unwrap_or(u32::MAX).to_be_bytes());
     ctx.update(prev);
     ctx.update(&seq.to_be_bytes());
-    ctx.update(&e.at.to_be_bytes());
-    for f in e.fields() {
+    ctx.update(&at.to_be_bytes());
+    for f in fields {
         ctx.update(&u32::try_from(f.len()).unwrap_or(u32::MAX).to_be_bytes());
         ctx.update(f.as_bytes());
     }
@@ -151,30 +141,24 @@ pub fn sign_checkpoint(signer: &SigningKey, seq: i64, hash: &[u8]) -> Vec<u8> {
 /// Appends `entries` to the chain inside `tx`, signing a checkpoint when the batch
 /// crosses a [`CHECKPOINT_EVERY`] boundary. Returns the last position written.
 pub fn append(tx: &WriteTx<'_>, entries: &[Entry], signer: &SigningKey) -> Result<i64> {
-    let (mut seq, mut prev) = tx.audit_head()?.unwrap_or((0, vec![0u8; 32]));
+    let (mut seq, head) = tx.audit_head()?.unwrap_or((0, vec![0u8; 32]));
     let start = seq;
     let mut last_at = 0;
+    // Fields are borrowed, cut in place: a record costs no copies on the writer thread.
+    let mut prev = head;
     for e in entries {
-        let e = e.bounded();
+        let fields = e.fields().map(cut);
         seq += 1;
-        let hash = chain_hash(&prev, seq, &e);
-        tx.insert_audit(&AuditRow {
+        let hash = fields_hash(&prev, seq, e.at, &fields);
+        tx.insert_audit(&NewAuditRow {
             seq,
             at: e.at,
-            request_id: e.request_id,
-            account_id: e.account,
-            principal: e.principal,
-            action: e.action,
-            resource: e.resource,
-            decision: e.decision,
-            reason: e.reason,
-            source_ip: e.source_ip,
-            user_agent: e.user_agent,
-            credential: e.credential,
-            prev_hash: prev,
-            hash: hash.to_vec(),
+            fields: &fields,
+            prev_hash: &prev,
+            hash: &hash,
         })?;
-        prev = hash.to_vec();
+        prev.clear();
+        prev.extend_from_slice(&hash);
         last_at = e.at;
     }
     if seq / CHECKPOINT_EVERY > start / CHECKPOINT_EVERY {

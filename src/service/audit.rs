@@ -135,6 +135,29 @@ fn entry_of(sc: &Scope, at: i64, decision: &str, reason: String) -> Entry {
     }
 }
 
+/// [`entry_of`] for a scope that is closing: its strings move into the record.
+fn entry_from(sc: Scope, at: i64, decision: &str, reason: String) -> Entry {
+    let Scope {
+        ctx,
+        action,
+        resource,
+        ..
+    } = sc;
+    Entry {
+        at,
+        request_id: ctx.request_id,
+        account: ctx.account,
+        principal: ctx.principal,
+        action: action.unwrap_or(ctx.action),
+        resource: resource.unwrap_or_default(),
+        decision: decision.to_owned(),
+        reason,
+        source_ip: ctx.source_ip,
+        user_agent: ctx.user_agent,
+        credential: ctx.credential,
+    }
+}
+
 /// The group commit of records written outside an operation's transaction: one writer
 /// thread takes every record queued while it was busy, appends them in one transaction
 /// (one fsync), and then tells each waiter on its own channel. Waiters never wake each
@@ -345,15 +368,16 @@ impl Vault {
     /// The record of a scope that has none yet, and the scope closed.
     fn finished_entry(&self, guard: AuditGuard, outcome: AuditOutcome<'_>) -> Option<Entry> {
         let at = self.now().unix_timestamp();
+        // The scope closes here, so its strings move into the record.
         let entry = SCOPE.with(|s| {
-            s.borrow()
-                .as_ref()
+            s.borrow_mut()
+                .take()
                 .filter(|sc| !sc.recorded)
                 .map(|sc| match outcome {
-                    AuditOutcome::Allowed => entry_of(sc, at, "allowed", String::new()),
-                    AuditOutcome::Denied(m) => entry_of(sc, at, "denied", m.to_owned()),
+                    AuditOutcome::Allowed => entry_from(sc, at, "allowed", String::new()),
+                    AuditOutcome::Denied(m) => entry_from(sc, at, "denied", m.to_owned()),
                     AuditOutcome::Failed(code, m) => {
-                        entry_of(sc, at, "failed", format!("{code}: {m}"))
+                        entry_from(sc, at, "failed", format!("{code}: {m}"))
                     }
                 })
         });

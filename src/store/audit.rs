@@ -1,7 +1,7 @@
 //! Audit-log rows and checkpoints. The chain itself (hashing, signing, verifying) is
 //! `crate::audit`'s; this module only stores and reads.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, ToSql, params};
 
 use super::CachedSql as _;
 use super::{ReadTx, WriteTx};
@@ -70,7 +70,34 @@ pub struct AuditFilter {
     pub decision: Option<String>,
 }
 
-const COLS: &str = "seq, at, request_id, account_id, principal, action, resource, decision, reason, source_ip, user_agent, credential, prev_hash, hash";
+/// The stored columns, in [`AuditRow`] order (a macro, so statements can be literals).
+macro_rules! cols {
+    () => {
+        "seq, at, request_id, account_id, principal, action, resource, decision, reason, source_ip, user_agent, credential, prev_hash, hash"
+    };
+}
+const COLS: &str = cols!();
+
+const INSERT: &str = concat!(
+    "INSERT INTO audit_log (",
+    cols!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+);
+
+/// A record to append, borrowed from the entry it is made of.
+pub struct NewAuditRow<'a> {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// request id, account, principal, action, resource, decision, reason, source
+    /// address, user agent, credential: the order of `crate::audit::Entry::fields`.
+    pub fields: &'a [&'a str; 10],
+    /// The previous record's hash.
+    pub prev_hash: &'a [u8],
+    /// This record's hash.
+    pub hash: &'a [u8],
+}
 
 fn row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
     Ok(AuditRow {
@@ -175,27 +202,17 @@ impl ReadTx<'_> {
 
 impl WriteTx<'_> {
     /// Appends a record (its seq and hashes already computed).
-    pub fn insert_audit(&self, r: &AuditRow) -> Result<()> {
+    pub fn insert_audit(&self, r: &NewAuditRow<'_>) -> Result<()> {
+        // Bound in column order: seq, at, the ten fields, prev_hash, hash.
+        let head: [&dyn ToSql; 2] = [&r.seq, &r.at];
+        let tail: [&dyn ToSql; 2] = [&r.prev_hash, &r.hash];
+        let values = head
+            .into_iter()
+            .chain(r.fields.iter().map(|f| f as &dyn ToSql))
+            .chain(tail);
         self.conn
-            .prepare_cached(&format!(
-                "INSERT INTO audit_log ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-            ))?
-            .execute(params![
-                r.seq,
-                r.at,
-                r.request_id,
-                r.account_id,
-                r.principal,
-                r.action,
-                r.resource,
-                r.decision,
-                r.reason,
-                r.source_ip,
-                r.user_agent,
-                r.credential,
-                r.prev_hash,
-                r.hash
-            ])?;
+            .prepare_cached(INSERT)?
+            .execute(rusqlite::params_from_iter(values))?;
         Ok(())
     }
 

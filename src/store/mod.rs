@@ -35,7 +35,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
-pub use audit::{AuditCheckpointRow, AuditFilter, AuditRow};
+pub use audit::{AuditCheckpointRow, AuditFilter, AuditRow, NewAuditRow};
 pub use instances::InstanceRow;
 pub use rekey::SealedRow;
 pub use resource_policies::ResourcePolicyRow;
