@@ -236,8 +236,14 @@ pub(crate) fn canonical_header_value<'a>(values: impl Iterator<Item = &'a str>) 
         if i > 0 {
             out.push(',');
         }
+        let v = v.trim_matches([' ', '\t']);
+        if !v.contains("  ") {
+            // Nothing to collapse (the usual case): copied whole, not char by char.
+            out.push_str(v);
+            continue;
+        }
         let mut prev_space = false;
-        for c in v.trim_matches([' ', '\t']).chars() {
+        for c in v.chars() {
             if c == ' ' {
                 if !prev_space {
                     out.push(' ');

@@ -59,7 +59,7 @@ impl SigningKey {
 
     /// The signature of `string_to_sign`, as lowercase hex.
     pub fn sign(&self, string_to_sign: &str) -> String {
-        hex::encode(hmac::sign(&self.hmac_key(), string_to_sign.as_bytes()))
+        super::request::lower_hex(hmac::sign(&self.hmac_key(), string_to_sign.as_bytes()).as_ref())
     }
 
     /// Whether `signature` (raw 32 bytes) is the signature of `string_to_sign`. The
