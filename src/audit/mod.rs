@@ -141,11 +141,10 @@ pub fn sign_checkpoint(signer: &SigningKey, seq: i64, hash: &[u8]) -> Vec<u8> {
 /// Appends `entries` to the chain inside `tx`, signing a checkpoint when the batch
 /// crosses a [`CHECKPOINT_EVERY`] boundary. Returns the last position written.
 pub fn append(tx: &WriteTx<'_>, entries: &[Entry], signer: &SigningKey) -> Result<i64> {
-    let (mut seq, head) = tx.audit_head()?.unwrap_or((0, vec![0u8; 32]));
+    let (mut seq, mut prev) = tx.audit_head()?.unwrap_or((0, vec![0u8; 32]));
     let start = seq;
     let mut last_at = 0;
     // Fields are borrowed, cut in place: a record costs no copies on the writer thread.
-    let mut prev = head;
     for e in entries {
         let fields = e.fields().map(cut);
         seq += 1;

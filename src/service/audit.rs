@@ -68,6 +68,7 @@ impl<'a> AuditOutcome<'a> {
     }
 }
 
+#[derive(Clone)]
 struct Scope {
     ctx: AuditContext,
     action: Option<String>,
@@ -119,23 +120,12 @@ pub(super) fn note(action: &str, resource: &str) {
     });
 }
 
+/// The record of a scope that stays open (written in its operation's own transaction).
 fn entry_of(sc: &Scope, at: i64, decision: &str, reason: String) -> Entry {
-    Entry {
-        at,
-        request_id: sc.ctx.request_id.clone(),
-        account: sc.ctx.account.clone(),
-        principal: sc.ctx.principal.clone(),
-        action: sc.action.clone().unwrap_or_else(|| sc.ctx.action.clone()),
-        resource: sc.resource.clone().unwrap_or_default(),
-        decision: decision.to_owned(),
-        reason,
-        source_ip: sc.ctx.source_ip.clone(),
-        user_agent: sc.ctx.user_agent.clone(),
-        credential: sc.ctx.credential.clone(),
-    }
+    entry_from(sc.clone(), at, decision, reason)
 }
 
-/// [`entry_of`] for a scope that is closing: its strings move into the record.
+/// The record of a scope that is closing: its strings move into it.
 fn entry_from(sc: Scope, at: i64, decision: &str, reason: String) -> Entry {
     let Scope {
         ctx,
