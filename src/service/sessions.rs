@@ -742,13 +742,10 @@ impl Vault {
         st.revocations.version = version;
         // Only the cut-offs set or raised since the last read (cut-offs only ever rise).
         let r = &mut st.revocations;
-        let changed = match r.cutoffs_through {
-            // A version that went back means another database file: read it all.
-            Some(through) if through <= version => tx.session_revocations_since(through)?,
-            Some(_) => {
-                r.cutoffs.clear();
-                tx.session_revocations()?
-            }
+        // Read all of them the first time, or when the version went back (another
+        // database file).
+        let changed = match r.cutoffs_through.filter(|through| *through <= version) {
+            Some(through) => tx.session_revocations_since(through)?,
             None => {
                 r.cutoffs.clear();
                 tx.session_revocations()?
