@@ -894,16 +894,13 @@ impl Vault {
         // prevention, its hash). A refusal is reported below, where the change is made,
         // after the code's step is spent.
         let prepared = match new_password {
-            Some(new)
-                if profile.password_reset_required || {
-                    let policy =
-                        self.password_policy_of(&self.store().read()?, account.as_str())?;
-                    password_expired(policy.as_ref(), profile.password_changed_at, now)
-                } =>
-            {
-                Some(self.prepare_password_of(&user, new, Some(&profile.password_hash)))
+            Some(new) => {
+                let policy = self.password_policy_of(&self.store().read()?, account.as_str())?;
+                let due = profile.password_reset_required
+                    || password_expired(policy.as_ref(), profile.password_changed_at, now);
+                due.then(|| self.prepare_password_of(&user, new, Some(&profile.password_hash)))
             }
-            _ => None,
+            None => None,
         };
         // Success so far. One write transaction consumes the TOTP step, resets the failure
         // counter and stamps the last use: one fsync fewer per sign-in than a transaction
