@@ -1,8 +1,8 @@
 #!/bin/bash
 # A/B of AssumeRole at 32 clients: $1 = binary, $2 = label
-# Usage: bench/ab.sh BINARY LABEL [SCENARIO]  (scenario defaults to assume-role; port 8977)
+# Usage: [BENCH=harness] bench/ab.sh BINARY LABEL [SCENARIO]  (scenario defaults to assume-role; port 8977)
 set -e
-B=$(cd "$(dirname "$0")" && pwd)/target/release/iamvault-bench
+B=${BENCH:-$(cd "$(dirname "$0")" && pwd)/target/release/iamvault-bench}
 D=$(mktemp -d)
 $1 --data-dir $D/v serve --listen 127.0.0.1:8977 >$D/out 2>$D/log &
 PID=$!

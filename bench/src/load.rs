@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::conn::Conn;
 use crate::scenario::{Outcome, Ready};
 
 /// How long a run lasts.
@@ -40,15 +41,10 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted.get(rank - 1).copied().unwrap_or(0)) / 1000.0
 }
 
-/// Runs `ready` with `clients` concurrent clients until `stop`; with a progress bar when
-/// `progress`.
-pub async fn drive(
-    ready: Arc<Ready>,
-    http: reqwest::Client,
-    clients: usize,
-    stop: Stop,
-    progress: bool,
-) -> Stats {
+/// Runs `ready` with one concurrent client per connection in `conns` until `stop`; with a
+/// progress bar when `progress`. The connections are handed back open, so a measured run
+/// after a warm-up does not time their opening.
+pub async fn drive(ready: Arc<Ready>, conns: &mut Vec<Conn>, stop: Stop, progress: bool) -> Stats {
     let done = Arc::new(AtomicU64::new(0));
     let claimed = Arc::new(AtomicU64::new(0));
     let finished = Arc::new(AtomicBool::new(false));
@@ -99,13 +95,8 @@ pub async fn drive(
         })
     });
     let mut tasks = Vec::new();
-    for w in 0..clients {
-        let (ready, http, done, claimed) = (
-            Arc::clone(&ready),
-            http.clone(),
-            Arc::clone(&done),
-            Arc::clone(&claimed),
-        );
+    for (w, mut conn) in conns.drain(..).enumerate() {
+        let (ready, done, claimed) = (Arc::clone(&ready), Arc::clone(&done), Arc::clone(&claimed));
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::with_capacity(4096);
             let mut errors = 0u64;
@@ -119,7 +110,7 @@ pub async fn drive(
                     break;
                 }
                 let t0 = Instant::now();
-                let outcome = ready.op(&http, w, seq).await;
+                let outcome = ready.op(&mut conn, w, seq).await;
                 let us = t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                 seq += 1;
                 match outcome {
@@ -133,14 +124,15 @@ pub async fn drive(
                 }
                 done.fetch_add(1, Ordering::Relaxed);
             }
-            (lat, errors, first_error)
+            (lat, errors, first_error, conn)
         }));
     }
     let mut all = Vec::new();
     let mut errors = 0;
     let mut first_error = None;
     for t in tasks {
-        if let Ok((l, e, f)) = t.await {
+        if let Ok((l, e, f, conn)) = t.await {
+            conns.push(conn);
             all.extend(l);
             errors += e;
             if first_error.is_none() {

@@ -12,6 +12,7 @@
     reason = "a measuring tool: it reads the monotonic clock (Instant::now) to time requests, and converts counts and durations for display"
 )]
 
+mod conn;
 mod load;
 mod report;
 mod scale;
@@ -264,12 +265,13 @@ async fn run_one(a: &RunArgs, clients: usize) -> Result<Record, String> {
             return finish(a, rec);
         }
     };
-    let http = wire::http_client(None)?;
+    let mut conns = (0..clients)
+        .map(|_| conn::Conn::new(&ready.target))
+        .collect::<Result<Vec<_>, _>>()?;
     if a.warmup > 0.0 && a.scenario != Scenario::Login {
         load::drive(
             Arc::clone(&ready),
-            http.clone(),
-            clients,
+            &mut conns,
             Stop::Duration(Duration::from_secs_f64(a.warmup)),
             false,
         )
@@ -280,7 +282,7 @@ async fn run_one(a: &RunArgs, clients: usize) -> Result<Record, String> {
         (None, Some(d)) => Stop::Duration(Duration::from_secs_f64(d)),
         (None, None) => Stop::Duration(Duration::from_secs(10)),
     };
-    rec.stats = load::drive(ready, http, clients, stop, !a.quiet).await;
+    rec.stats = load::drive(ready, &mut conns, stop, !a.quiet).await;
     let s = &rec.stats;
     println!(
         "{} {} clients={}: {} ops in {:.2} s = {:.0} ops/s; p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms; errors {}{}",

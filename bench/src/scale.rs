@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::conn::Conn;
 use crate::load::{self, Stats, Stop};
 use crate::scenario::{self, Inputs, NotReady, Scenario};
 use crate::seed::{self, SeedKeys};
@@ -131,18 +132,19 @@ async fn measure(
         })?;
         let ready = Arc::new(ready);
         // Warm-up: every sampled key used once or more.
+        let mut conns = (0..a.clients)
+            .map(|_| Conn::new(&t))
+            .collect::<Result<Vec<_>, _>>()?;
         load::drive(
             Arc::clone(&ready),
-            http.clone(),
-            a.clients,
+            &mut conns,
             Stop::Duration(Duration::from_secs(2)),
             false,
         )
         .await;
         f.load = load::drive(
             ready,
-            http.clone(),
-            a.clients,
+            &mut conns,
             Stop::Duration(Duration::from_secs_f64(a.duration)),
             true,
         )

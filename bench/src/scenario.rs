@@ -9,6 +9,7 @@ use iamvault::clock::{Clock, SystemClock};
 use iamvault::service::{AuthorizeRequest, AuthorizeResponse, Check, ClientRequest};
 use iamvault::sigv4::{self, OwnedRequest};
 
+use crate::conn::Conn;
 use crate::setup::{self, State};
 use crate::wire::{self, Creds, Target};
 
@@ -70,7 +71,8 @@ pub struct Ready {
     login_queue: Mutex<Vec<(usize, String)>>,
     login_taken: AtomicUsize,
     login_names: Vec<String>,
-    login_http: Vec<reqwest::Client>,
+    /// The login scenario's source addresses (none: the system's choice).
+    login_sources: Vec<IpAddr>,
 }
 
 /// Why a scenario cannot run against a target.
@@ -130,7 +132,7 @@ pub async fn prepare(scenario: Scenario, mut inp: Inputs<'_>) -> Result<Ready, N
         login_queue: Mutex::new(Vec::new()),
         login_taken: AtomicUsize::new(0),
         login_names: Vec::new(),
-        login_http: Vec::new(),
+        login_sources: Vec::new(),
     };
     if let Some(s) = inp.state.as_deref() {
         r.creds = s.caller.clone();
@@ -217,7 +219,8 @@ pub async fn prepare(scenario: Scenario, mut inp: Inputs<'_>) -> Result<Ready, N
         }
     }
     // The probe: one operation that must succeed.
-    match r.op(&http, 0, 0).await {
+    let mut conn = Conn::new(&t)?;
+    match r.op(&mut conn, 0, 0).await {
         Outcome::Ok => Ok(r),
         Outcome::Exhausted => Err(NotReady::Failed("no login users left".into())),
         Outcome::Err(e) => {
@@ -279,10 +282,8 @@ async fn prepare_login(r: &mut Ready, s: &mut State) -> Result<(), NotReady> {
         s.login_next_source = first.wrapping_add(n as u32);
         for k in 0..n as u32 {
             let ip = setup::login_source_address(first.wrapping_add(k));
-            r.login_http.push(wire::http_client(Some(IpAddr::V4(ip)))?);
+            r.login_sources.push(IpAddr::V4(ip));
         }
-    } else {
-        r.login_http.push(wire::http_client(None)?);
     }
     Ok(())
 }
@@ -307,19 +308,14 @@ impl Ready {
     }
 
     /// One operation of the scenario by worker `w`.
-    pub async fn op(&self, http: &reqwest::Client, w: usize, seq: u64) -> Outcome {
-        match self.op_inner(http, w, seq).await {
+    pub async fn op(&self, conn: &mut Conn, w: usize, seq: u64) -> Outcome {
+        match self.op_inner(conn, w, seq).await {
             Ok(o) => o,
             Err(e) => Outcome::Err(e),
         }
     }
 
-    async fn op_inner(
-        &self,
-        http: &reqwest::Client,
-        w: usize,
-        seq: u64,
-    ) -> Result<Outcome, String> {
+    async fn op_inner(&self, conn: &mut Conn, w: usize, seq: u64) -> Result<Outcome, String> {
         let t = &self.target;
         Ok(match self.scenario {
             Scenario::GetCallerIdentity | Scenario::GetCallerIdentitySession => {
@@ -329,7 +325,8 @@ impl Ready {
                     &self.creds
                 };
                 check(
-                    wire::call(http, t, wire::query(t, c, "sts", "GetCallerIdentity", &[])?).await,
+                    conn.call(&wire::query(t, c, "sts", "GetCallerIdentity", &[])?)
+                        .await,
                 )
             }
             Scenario::AssumeRole => {
@@ -341,7 +338,7 @@ impl Ready {
                     "AssumeRole",
                     &[("RoleArn", &self.role_arn), ("RoleSessionName", &name)],
                 )?;
-                check(wire::call(http, t, p).await)
+                check(conn.call(&p).await)
             }
             Scenario::SimulatePrincipalPolicy => {
                 let p = wire::query(
@@ -355,7 +352,7 @@ impl Ready {
                         ("ActionNames.member.2", "iam:DeleteUser"),
                     ],
                 )?;
-                check(wire::call(http, t, p).await)
+                check(conn.call(&p).await)
             }
             Scenario::CreateDeleteAccessKey => {
                 let admin = self.admin.as_ref().ok_or("no admin credentials")?;
@@ -364,7 +361,7 @@ impl Ready {
                     .get(w % self.key_users.len().max(1))
                     .ok_or("no key users")?;
                 let p = wire::query(t, admin, "iam", "CreateAccessKey", &[("UserName", user)])?;
-                let xml = wire::call(http, t, p).await?;
+                let xml = conn.call(&p).await?;
                 let id = wire::xml_field(&xml, "AccessKeyId").ok_or("no AccessKeyId")?;
                 let p = wire::query(
                     t,
@@ -373,13 +370,13 @@ impl Ready {
                     "DeleteAccessKey",
                     &[("UserName", user), ("AccessKeyId", &id)],
                 )?;
-                check(wire::call(http, t, p).await)
+                check(conn.call(&p).await)
             }
             Scenario::Authorize => {
                 let svc = self.service.as_ref().ok_or("no service credentials")?;
                 let body = self.authorize_body(seq)?;
                 let p = wire::vault_json(t, svc, "/vault/v1/authorize", body)?;
-                let text = wire::call(http, t, p).await?;
+                let text = conn.call(&p).await?;
                 let a: AuthorizeResponse =
                     serde_json::from_str(&text).map_err(|e| format!("authorize answer: {e}"))?;
                 if a.all_allowed() {
@@ -394,10 +391,12 @@ impl Ready {
                     return Ok(Outcome::Exhausted);
                 };
                 let k = self.login_taken.fetch_add(1, Ordering::Relaxed);
-                let client = self
-                    .login_http
-                    .get((k / 20) % self.login_http.len().max(1))
-                    .unwrap_or(http);
+                // 20 logins per source address; a client's connection moves with its address.
+                conn.set_source(
+                    self.login_sources
+                        .get((k / 20) % self.login_sources.len().max(1))
+                        .copied(),
+                );
                 let body = serde_json::json!({
                     "account_id": self.account,
                     "user_name": self.login_names.get(i).ok_or("no such login user")?,
@@ -409,7 +408,7 @@ impl Ready {
                     headers: vec![("content-type".into(), "application/json".into())],
                     body: body.to_string().into_bytes(),
                 };
-                check(wire::call(client, t, p).await)
+                check(conn.call(&p).await)
             }
         })
     }
