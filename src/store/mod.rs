@@ -41,7 +41,9 @@ pub use rekey::SealedRow;
 pub use resource_policies::ResourcePolicyRow;
 pub use rows::*;
 pub use sessions::SigningKeyRow;
-pub use signin::{AuthEventRow, LockoutRow, LoginProfileRow, MfaDeviceRow};
+pub use signin::{
+    AuthEventRow, KeyUsageRow, LockoutRow, LoginProfileRow, MfaDeviceRow, PasswordDatesRow,
+};
 
 /// Statements through the connection's prepared-statement cache: a request's SQL is
 /// parsed and planned once per connection, not on every call.

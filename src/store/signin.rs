@@ -1,12 +1,40 @@
 //! Sign-in rows and operations: login profiles, password history, password policies,
 //! virtual MFA devices, lockout counters and credential reports.
 
+use std::collections::HashMap;
+
 use rusqlite::{OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
 use super::CachedSql as _;
-use super::{ReadTx, WriteTx, from_ts, opt_ts, ts};
+use super::{KeyStatus, ReadTx, WriteTx, from_ts, opt_ts, ts};
 use crate::error::{Error, Result};
+
+/// A console password's dates, for reports (without its hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordDatesRow {
+    /// Last change of the password.
+    pub changed_at: OffsetDateTime,
+    /// Last successful sign-in.
+    pub last_used: Option<OffsetDateTime>,
+}
+
+/// An access key's status and use, for reports (without its sealed secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUsageRow {
+    /// `AKIA…`
+    pub access_key_id: String,
+    /// Status.
+    pub status: KeyStatus,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// When it was last used.
+    pub last_used_at: Option<OffsetDateTime>,
+    /// The service it was last used with.
+    pub last_used_service: Option<String>,
+    /// The region it was last used in.
+    pub last_used_region: Option<String>,
+}
 
 /// A user's console password.
 #[derive(Clone, PartialEq, Eq)]
@@ -237,6 +265,83 @@ impl ReadTx<'_> {
             )
             .optional()?
             .unwrap_or_default())
+    }
+
+    /// Every login profile's dates in an account, by user id, without the password
+    /// hashes: one query for a report instead of one lookup per user.
+    pub fn password_dates_of_account(
+        &self,
+        account_id: &str,
+    ) -> Result<HashMap<String, PasswordDatesRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT p.user_id, p.password_changed_at, p.password_last_used
+             FROM login_profiles p JOIN users u ON u.user_id = p.user_id
+             WHERE u.account_id = ?1",
+        )?;
+        let rows = st.query_map(params![account_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                PasswordDatesRow {
+                    changed_at: from_ts(r.get(1)?)?,
+                    last_used: opt_ts(r.get(2)?)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every access key of an account, by user id, each user's oldest first (the order of
+    /// `access_keys_for_user`), without the sealed secrets: one pass over the keys for a
+    /// report instead of one lookup per user.
+    pub fn key_usage_of_account(
+        &self,
+        account_id: &str,
+    ) -> Result<HashMap<String, Vec<KeyUsageRow>>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT user_id, access_key_id, status, created_at, last_used_at, last_used_service, last_used_region
+             FROM access_keys WHERE account_id = ?1",
+        )?;
+        let mut rows = st.query(params![account_id])?;
+        let mut out: HashMap<String, Vec<KeyUsageRow>> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let status: String = r.get(2)?;
+            let key = KeyUsageRow {
+                access_key_id: r.get(1)?,
+                status: if status == "Active" {
+                    KeyStatus::Active
+                } else {
+                    KeyStatus::Inactive
+                },
+                created_at: from_ts(r.get(3)?)?,
+                last_used_at: opt_ts(r.get(4)?)?,
+                last_used_service: r.get(5)?,
+                last_used_region: r.get(6)?,
+            };
+            out.entry(r.get(0)?).or_default().push(key);
+        }
+        for keys in out.values_mut() {
+            keys.sort_by(|a, b| {
+                (a.created_at, &a.access_key_id).cmp(&(b.created_at, &b.access_key_id))
+            });
+        }
+        Ok(out)
+    }
+
+    /// When the stored credential report was generated, without reading the report.
+    pub fn credential_report_generated_at(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<OffsetDateTime>> {
+        self.conn
+            .query_row_cached(
+                "SELECT generated_at FROM credential_reports WHERE account_id = ?1",
+                params![account_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(from_ts)
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// The stored credential report.

@@ -1,4 +1,5 @@
 use super::*;
+use time::OffsetDateTime;
 use time::macros::datetime;
 
 fn user(id: &str, name: &str) -> UserRow {
@@ -418,4 +419,109 @@ fn revocations_that_refuse_nothing_any_more_are_dropped() {
     assert_eq!(v, 5);
     assert_eq!(r.session_revocations_since(v - 1).unwrap().len(), 1);
     assert_eq!(r.session_revocations_since(v).unwrap().len(), 0);
+}
+
+#[test]
+fn whole_account_report_reads_agree_with_the_per_user_reads() {
+    let s = store();
+    let tx = s.write().unwrap();
+    tx.insert_account(
+        &AccountRow {
+            account_id: "210987654321".into(),
+            created_at: datetime!(2026-01-01 0:00 UTC),
+        },
+        None,
+    )
+    .unwrap();
+    let mut other = user("AIDAOTHER", "other");
+    other.account_id = "210987654321".into();
+    for u in [user("AIDAA", "alice"), user("AIDAB", "bob"), other] {
+        tx.insert_user(&u, &u.name).unwrap();
+    }
+    let key = |id: &str, account: &str, user: &str, created: OffsetDateTime| AccessKeyRow {
+        access_key_id: id.into(),
+        account_id: account.into(),
+        user_id: user.into(),
+        status: if id.ends_with('2') {
+            KeyStatus::Inactive
+        } else {
+            KeyStatus::Active
+        },
+        created_at: created,
+        sealed_secret: vec![7; 8],
+        last_used_at: id.ends_with('1').then_some(datetime!(2026-03-01 0:00 UTC)),
+        last_used_service: id.ends_with('1').then(|| "sts".to_owned()),
+        last_used_region: None,
+    };
+    // Alice's keys are inserted newest first, and two share a creation time: the order is
+    // by creation time, then id, as `access_keys_for_user` gives it.
+    let t = |d: u8| OffsetDateTime::from_unix_timestamp(1_770_000_000 + i64::from(d)).unwrap();
+    for k in [
+        key("AKIAALICE3", "123456789012", "AIDAA", t(9)),
+        key("AKIAALICE2", "123456789012", "AIDAA", t(5)),
+        key("AKIAALICE1", "123456789012", "AIDAA", t(5)),
+        key("AKIAOTHER1", "210987654321", "AIDAOTHER", t(1)),
+    ] {
+        tx.insert_access_key(&k).unwrap();
+    }
+    for (uid, used) in [("AIDAB", Some(t(7))), ("AIDAOTHER", None)] {
+        tx.put_login_profile(&LoginProfileRow {
+            user_id: uid.into(),
+            password_hash: "$argon2id$not-a-real-hash".into(),
+            password_reset_required: false,
+            created_at: t(1),
+            password_changed_at: t(2),
+            password_last_used: used,
+        })
+        .unwrap();
+    }
+    tx.put_credential_report("123456789012", t(3), "user,arn\n")
+        .unwrap();
+    tx.commit().unwrap();
+
+    let r = s.read().unwrap();
+    let keys = r.key_usage_of_account("123456789012").unwrap();
+    assert_eq!(
+        keys.len(),
+        1,
+        "bob has no keys; the other account's are not listed"
+    );
+    let alice: Vec<_> = keys["AIDAA"]
+        .iter()
+        .map(|k| k.access_key_id.as_str())
+        .collect();
+    let per_user: Vec<_> = r.access_keys_for_user("AIDAA").unwrap();
+    assert_eq!(alice, ["AKIAALICE1", "AKIAALICE2", "AKIAALICE3"]);
+    for (bulk, one) in keys["AIDAA"].iter().zip(&per_user) {
+        assert_eq!(bulk.access_key_id, one.access_key_id);
+        assert_eq!(bulk.status, one.status);
+        assert_eq!(bulk.created_at, one.created_at);
+        assert_eq!(bulk.last_used_at, one.last_used_at);
+        assert_eq!(bulk.last_used_service, one.last_used_service);
+        assert_eq!(bulk.last_used_region, one.last_used_region);
+    }
+
+    let passwords = r.password_dates_of_account("123456789012").unwrap();
+    assert_eq!(
+        passwords.len(),
+        1,
+        "only bob has a password in this account"
+    );
+    let bob = r.login_profile("AIDAB").unwrap().unwrap();
+    assert_eq!(
+        passwords["AIDAB"],
+        PasswordDatesRow {
+            changed_at: bob.password_changed_at,
+            last_used: bob.password_last_used,
+        }
+    );
+
+    assert_eq!(
+        r.credential_report_generated_at("123456789012").unwrap(),
+        Some(t(3))
+    );
+    assert_eq!(
+        r.credential_report_generated_at("210987654321").unwrap(),
+        None
+    );
 }
