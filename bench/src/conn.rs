@@ -110,6 +110,8 @@ impl Conn {
         let reused = self.stream.is_some();
         let res = match tokio::time::timeout(TIMEOUT, self.attempt()).await {
             Ok(Err(Fail::Stale(_))) if reused => {
+                // Once, on a new connection.
+                self.stream = None;
                 match tokio::time::timeout(TIMEOUT, self.attempt()).await {
                     Ok(r) => r,
                     Err(_) => Err(Fail::Other("timed out".into())),
@@ -366,6 +368,34 @@ mod tests {
             t.host
         );
         assert_eq!(seen, format!("{one}{one}"));
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_the_server_closed_is_replaced_once() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let t = Target::new(&format!("http://{}", l.local_addr().unwrap())).unwrap();
+        let server = tokio::spawn(async move {
+            // Each connection answers one request, keeps it open as HTTP/1.1 allows, then
+            // closes it before the next request is read.
+            for body in ["one", "two"] {
+                let (mut s, _) = l.accept().await.unwrap();
+                let mut b = [0u8; 4096];
+                let _ = s.read(&mut b).await.unwrap();
+                s.write_all(
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{body}").as_bytes(),
+                )
+                .await
+                .unwrap();
+                let _ = s.read(&mut b).await;
+            }
+        });
+        let mut c = Conn::new(&t).unwrap();
+        assert_eq!(c.send(&req()).await.unwrap(), (200, "one".into()));
+        // The server has the second request's bytes (or not) and closes without answering:
+        // the client sends it again on a second connection.
+        assert_eq!(c.send(&req()).await.unwrap(), (200, "two".into()));
+        drop(c);
+        server.await.unwrap();
     }
 
     #[tokio::test]
