@@ -525,3 +525,21 @@ fn whole_account_report_reads_agree_with_the_per_user_reads() {
         None
     );
 }
+
+#[test]
+fn the_audit_log_keeps_only_the_indexes_it_appends_to() {
+    // Each index on the audit log is written by every audited request; one keyed by
+    // principal dirtied a page per principal per commit and served no query.
+    let s = store();
+    let r = s.read().unwrap();
+    let mut st = r
+        .conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log' AND sql IS NOT NULL ORDER BY name")
+        .unwrap();
+    let names: Vec<String> = st
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(names, ["audit_log_at"]);
+}
