@@ -1,7 +1,7 @@
 //! Credential report, best-practice checks and account summary: gather rows, hand them to
 //! `report`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
@@ -14,7 +14,7 @@ use crate::report::credential_report::{KeyInfo, PasswordInfo, ReportUser, render
 use crate::report::doctor::{
     self, DoctorInput, DoctorKey, DoctorPasswordPolicy, DoctorUser, Finding,
 };
-use crate::store::{EntityKind, KeyStatus, ReadTx};
+use crate::store::{EntityKind, KeyStatus, KeyUsageRow, PasswordDatesRow, ReadTx};
 
 /// A report younger than this is returned instead of generating a new one.
 pub const REPORT_MAX_AGE: Duration = Duration::hours(4);
@@ -32,40 +32,60 @@ pub struct CredentialReport {
     pub generated_time: OffsetDateTime,
 }
 
+/// An account's MFA devices, password dates and access keys, each read in one pass and
+/// joined by user id: one lookup per user made a report of 100,000 users cost 200,000
+/// queries and as many random page reads.
+struct AccountCredentials {
+    /// The root user has an MFA device.
+    root_mfa: bool,
+    /// Users with an MFA device.
+    with_mfa: HashSet<String>,
+    passwords: HashMap<String, PasswordDatesRow>,
+    keys: HashMap<String, Vec<KeyUsageRow>>,
+}
+
+impl AccountCredentials {
+    fn read(tx: &ReadTx<'_>, account: &str) -> Result<Self> {
+        let devices = tx.mfa_devices(account)?;
+        Ok(Self {
+            root_mfa: devices.iter().any(|d| d.root),
+            with_mfa: devices.into_iter().filter_map(|d| d.user_id).collect(),
+            passwords: tx.password_dates_of_account(account)?,
+            keys: tx.key_usage_of_account(account)?,
+        })
+    }
+
+    /// A user's keys, oldest first (taken: each user is visited once).
+    fn keys_of(&mut self, user_id: &str) -> Vec<KeyUsageRow> {
+        self.keys.remove(user_id).unwrap_or_default()
+    }
+}
+
 impl Vault {
     fn report_rows(&self, tx: &ReadTx<'_>, account: &str) -> Result<Vec<ReportUser>> {
         let acct = tx
             .account(account)?
             .ok_or_else(|| Error::NoSuchEntity(format!("account `{account}` does not exist")))?;
         let policy = self.password_policy_of(tx, account)?;
-        let devices = tx.mfa_devices(account)?;
-        // Whole-account reads, joined here by user id: one lookup per user made a report of
-        // 100,000 users cost 200,000 queries and as many random page reads.
-        let with_mfa: HashSet<&str> = devices
-            .iter()
-            .filter_map(|d| d.user_id.as_deref())
-            .collect();
-        let passwords = tx.password_dates_of_account(account)?;
-        let mut keys_of = tx.key_usage_of_account(account)?;
+        let mut creds = AccountCredentials::read(tx, account)?;
         let mut rows = vec![ReportUser {
             name: String::new(),
             arn: format!("arn:aws:iam::{account}:root"),
             created: acct.created_at,
             password: None,
             root_password_last_used: None,
-            mfa_active: devices.iter().any(|d| d.root),
+            mfa_active: creds.root_mfa,
             keys: Vec::new(),
             is_root: true,
         }];
         for u in tx.users(account, "/")? {
-            let password = passwords.get(&u.user_id).map(|p| PasswordInfo {
+            let password = creds.passwords.get(&u.user_id).map(|p| PasswordInfo {
                 last_used: p.last_used,
                 last_changed: p.changed_at,
                 next_rotation: next_rotation(policy.as_ref(), p.changed_at),
             });
-            let keys = keys_of
-                .remove(&u.user_id)
-                .unwrap_or_default()
+            let keys = creds
+                .keys_of(&u.user_id)
                 .into_iter()
                 .map(|k| KeyInfo {
                     active: k.status == KeyStatus::Active,
@@ -84,7 +104,7 @@ impl Vault {
                 created: u.created_at,
                 password,
                 root_password_last_used: None,
-                mfa_active: with_mfa.contains(u.user_id.as_str()),
+                mfa_active: creds.with_mfa.contains(&u.user_id),
                 keys,
                 is_root: false,
                 name: u.name,
@@ -154,13 +174,7 @@ impl Vault {
         let tx = self.store().read()?;
         self.authorize(&tx, caller, "iam:GenerateCredentialReport", "*", ctx)?;
         let account = caller.account.as_str();
-        let devices = tx.mfa_devices(account)?;
-        let with_mfa: HashSet<&str> = devices
-            .iter()
-            .filter_map(|d| d.user_id.as_deref())
-            .collect();
-        let passwords = tx.password_dates_of_account(account)?;
-        let mut keys_of = tx.key_usage_of_account(account)?;
+        let mut creds = AccountCredentials::read(&tx, account)?;
         let mut users = Vec::new();
         let mut policies = Vec::new();
         for u in tx.users(account, "/")? {
@@ -172,11 +186,10 @@ impl Vault {
                 }
             }
             users.push(DoctorUser {
-                console_password: passwords.contains_key(&u.user_id),
-                mfa: with_mfa.contains(u.user_id.as_str()),
-                keys: keys_of
-                    .remove(&u.user_id)
-                    .unwrap_or_default()
+                console_password: creds.passwords.contains_key(&u.user_id),
+                mfa: creds.with_mfa.contains(&u.user_id),
+                keys: creds
+                    .keys_of(&u.user_id)
                     .into_iter()
                     .map(|k| DoctorKey {
                         active: k.status == KeyStatus::Active,
@@ -215,7 +228,7 @@ impl Vault {
                 });
         Ok(doctor::check(&DoctorInput {
             now: self.now(),
-            root_mfa: devices.iter().any(|d| d.root),
+            root_mfa: creds.root_mfa,
             // The vault does not issue access keys to the root user.
             root_has_keys: false,
             users,

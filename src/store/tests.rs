@@ -17,6 +17,18 @@ fn store() -> Store {
     with_account(Store::open_in_memory().unwrap())
 }
 
+/// A second account, 210987654321.
+fn insert_other_account(tx: &WriteTx<'_>) {
+    tx.insert_account(
+        &AccountRow {
+            account_id: "210987654321".into(),
+            created_at: datetime!(2026-01-01 0:00 UTC),
+        },
+        None,
+    )
+    .unwrap();
+}
+
 /// `s` with the account the tests' users belong to.
 fn with_account(s: Store) -> Store {
     let tx = s.write().unwrap();
@@ -123,14 +135,7 @@ fn generation_moves_on_commits_and_outside_changes() {
     assert_eq!(a.generation(), g1);
     // Another connection commits: noticed at the next observation.
     let tx = b.write().unwrap();
-    tx.insert_account(
-        &AccountRow {
-            account_id: "210987654321".into(),
-            created_at: datetime!(2026-01-01 0:00 UTC),
-        },
-        None,
-    )
-    .unwrap();
+    insert_other_account(&tx);
     tx.commit().unwrap();
     assert_eq!(a.generation(), g1);
     a.observe_external_changes().unwrap();
@@ -425,14 +430,7 @@ fn revocations_that_refuse_nothing_any_more_are_dropped() {
 fn whole_account_report_reads_agree_with_the_per_user_reads() {
     let s = store();
     let tx = s.write().unwrap();
-    tx.insert_account(
-        &AccountRow {
-            account_id: "210987654321".into(),
-            created_at: datetime!(2026-01-01 0:00 UTC),
-        },
-        None,
-    )
-    .unwrap();
+    insert_other_account(&tx);
     let mut other = user("AIDAOTHER", "other");
     other.account_id = "210987654321".into();
     for u in [user("AIDAA", "alice"), user("AIDAB", "bob"), other] {
