@@ -895,9 +895,12 @@ impl Vault {
         // after the code's step is spent.
         let prepared = match new_password {
             Some(new) => {
-                let policy = self.password_policy_of(&self.store().read()?, account.as_str())?;
-                let due = profile.password_reset_required
-                    || password_expired(policy.as_ref(), profile.password_changed_at, now);
+                // The policy is read only when a reset is not already required.
+                let due = profile.password_reset_required || {
+                    let policy =
+                        self.password_policy_of(&self.store().read()?, account.as_str())?;
+                    password_expired(policy.as_ref(), profile.password_changed_at, now)
+                };
                 due.then(|| self.prepare_password_of(&user, new, Some(&profile.password_hash)))
             }
             None => None,

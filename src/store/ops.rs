@@ -77,17 +77,21 @@ fn policy_row(r: &Row<'_>) -> rusqlite::Result<PolicyRow> {
 }
 
 const KEY_COLS: &str = "access_key_id, account_id, user_id, status, created_at, sealed_secret, last_used_at, last_used_service, last_used_region";
+/// A key's `status` column (the schema's CHECK allows only these two values).
+pub(super) fn key_status(s: &str) -> KeyStatus {
+    if s == "Active" {
+        KeyStatus::Active
+    } else {
+        KeyStatus::Inactive
+    }
+}
+
 fn key_row(r: &Row<'_>) -> rusqlite::Result<AccessKeyRow> {
-    let status: String = r.get(3)?;
     Ok(AccessKeyRow {
         access_key_id: r.get(0)?,
         account_id: r.get(1)?,
         user_id: r.get(2)?,
-        status: if status == "Active" {
-            KeyStatus::Active
-        } else {
-            KeyStatus::Inactive
-        },
+        status: key_status(&r.get::<_, String>(3)?),
         created_at: from_ts(r.get(4)?)?,
         sealed_secret: r.get(5)?,
         last_used_at: opt_ts(r.get(6)?)?,

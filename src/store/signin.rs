@@ -304,14 +304,9 @@ impl ReadTx<'_> {
         let mut rows = st.query(params![account_id])?;
         let mut out: HashMap<String, Vec<KeyUsageRow>> = HashMap::new();
         while let Some(r) = rows.next()? {
-            let status: String = r.get(2)?;
             let key = KeyUsageRow {
                 access_key_id: r.get(1)?,
-                status: if status == "Active" {
-                    KeyStatus::Active
-                } else {
-                    KeyStatus::Inactive
-                },
+                status: super::ops::key_status(&r.get::<_, String>(2)?),
                 created_at: from_ts(r.get(3)?)?,
                 last_used_at: opt_ts(r.get(4)?)?,
                 last_used_service: r.get(5)?,
