@@ -177,15 +177,6 @@ impl Vault {
             .transpose()
     }
 
-    fn rules_for(
-        &self,
-        tx: &ReadTx<'_>,
-        account: &str,
-    ) -> Result<(PasswordRules, Option<PasswordPolicy>)> {
-        let p = self.password_policy_of(tx, account)?;
-        Ok((rules_of(p.as_ref()), p))
-    }
-
     /// GetAccountPasswordPolicy. `NoSuchEntity` when none is set, as in AWS.
     pub fn get_account_password_policy(
         &self,
@@ -239,23 +230,6 @@ impl Vault {
     }
 
     // ---- login profiles ----
-
-    /// Checks a new password against the rules and, when the policy says so, the last N
-    /// passwords of `principal_id`.
-    fn check_new_password(
-        &self,
-        tx: &ReadTx<'_>,
-        account: &str,
-        principal_id: &str,
-        user_name: Option<&str>,
-        password: &SecretString,
-    ) -> Result<Option<PasswordPolicy>> {
-        let (rules, policy) = self.rules_for(tx, account)?;
-        rules.check(password.expose(), user_name)?;
-        let history = reuse_history(tx, principal_id, policy.as_ref())?;
-        self.refuse_reused(&history, policy.as_ref(), password)?;
-        Ok(policy)
-    }
 
     /// Stores a password hash made by the caller as the user's password, and in its
     /// history.
@@ -536,24 +510,9 @@ impl Vault {
     ) -> Result<()> {
         match &caller.kind {
             CallerKind::Root => {
-                let tx = self.store().write()?;
-                let hash = tx
-                    .root_password_hash(caller.account.as_str())?
-                    .ok_or_else(|| Error::InvalidInput("the root user has no password".into()))?;
-                if !self.hashes.verify(old, &hash)? {
-                    return Err(Error::InvalidInput("The old password is incorrect.".into()));
-                }
-                self.check_new_password(
-                    &tx,
-                    caller.account.as_str(),
-                    caller.account.as_str(),
-                    None,
-                    new,
-                )?;
-                let h = self.hashes.hash(self.env.rng.as_ref(), new)?;
-                tx.set_root_password(caller.account.as_str(), &h, self.now())?;
-                tx.push_password_history(caller.account.as_str(), &h, self.now())?;
-                tx.commit()
+                let account = caller.account.as_str();
+                let checked = self.check_root_password_change(account, old, new)?;
+                self.finish_root_password_change(account, checked)
             }
             CallerKind::Session(c) if c.kind != crate::sts::SessionKind::User => {
                 Err(Error::InvalidInput(
@@ -566,6 +525,66 @@ impl Vault {
                 self.finish_password_change(caller, ctx, checked)
             }
         }
+    }
+
+    /// The checks of the root user's ChangePassword (the old password, each remembered
+    /// one, the new hash), outside any write transaction, as for a user's:
+    /// [`Vault::finish_root_password_change`] writes only if nothing they read changed.
+    pub(super) fn check_root_password_change(
+        &self,
+        account: &str,
+        old: &SecretString,
+        new: &SecretString,
+    ) -> Result<PreparedPassword> {
+        let (stored, policy, history) = {
+            let tx = self.store().read()?;
+            let stored = tx
+                .root_password_hash(account)?
+                .ok_or_else(|| Error::InvalidInput("the root user has no password".into()))?;
+            let policy = self.password_policy_of(&tx, account)?;
+            let history = reuse_history(&tx, account, policy.as_ref())?;
+            (stored, policy, history)
+        };
+        if !self.hashes.verify(old, &stored)? {
+            return Err(Error::InvalidInput("The old password is incorrect.".into()));
+        }
+        rules_of(policy.as_ref()).check(new.expose(), None)?;
+        self.refuse_reused(&history, policy.as_ref(), new)?;
+        let hash = self.hashes.hash(self.env.rng.as_ref(), new)?;
+        Ok(PreparedPassword {
+            user_id: account.to_owned(),
+            replaces: Some(stored),
+            policy,
+            history,
+            hash,
+        })
+    }
+
+    /// The write of a checked root ChangePassword: refused (retry) when the root password,
+    /// the password policy or the history the new one was checked against changed since.
+    pub(super) fn finish_root_password_change(
+        &self,
+        account: &str,
+        prepared: PreparedPassword,
+    ) -> Result<()> {
+        let tx = self.store().write()?;
+        let stored = tx.root_password_hash(account)?;
+        let policy = self.password_policy_of(&tx, account)?;
+        if prepared.user_id != account
+            || stored.is_none()
+            || stored != prepared.replaces
+            || policy != prepared.policy
+            || reuse_history(&tx, account, policy.as_ref())? != prepared.history
+        {
+            return Err(Error::EntityTemporarilyUnmodifiable(
+                "The root password or the password policy changed while the new password was checked; retry."
+                    .into(),
+            ));
+        }
+        let now = self.now();
+        tx.set_root_password(account, &prepared.hash, now)?;
+        tx.push_password_history(account, &prepared.hash, now)?;
+        tx.commit()
     }
 
     /// The checks of a user's ChangePassword, with every argon2 run in it (the old

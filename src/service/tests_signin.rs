@@ -290,6 +290,94 @@ fn a_password_change_checked_before_a_reset_or_a_policy_change_is_refused() {
 }
 
 #[test]
+fn a_root_password_change_does_its_argon2_work_before_the_write_and_refuses_a_stale_check() {
+    let t = setup();
+    t.v.update_account_password_policy(
+        &t.root,
+        &ctx(),
+        &PasswordPolicyUpdate {
+            password_reuse_prevention: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let check = |old: &str, new: &str| t.v.check_root_password_change(ACCT, &pw(old), &pw(new));
+    // Every check is made before any write transaction: a wrong old password, a password
+    // the rules refuse, a remembered one.
+    let writes = t.v.store().group_commits();
+    let before = t.v.store().transactions();
+    assert_eq!(
+        check("Wrong-Passw0rd!", "Next-Root-Passw0rd!")
+            .err()
+            .map(|e| e.code()),
+        Some("InvalidInput")
+    );
+    assert_eq!(
+        check("Root-Passw0rd!", "short").err().map(|e| e.code()),
+        Some("PasswordPolicyViolation")
+    );
+    let checked = check("Root-Passw0rd!", "Second-Root-Passw0rd!").unwrap();
+    assert_eq!(t.v.store().transactions() - before, 3, "one read each");
+    assert_eq!(t.v.store().group_commits(), writes);
+    // The root password changes in between (another change went through): refused.
+    t.v.change_password(
+        &t.root,
+        &ctx(),
+        &pw("Root-Passw0rd!"),
+        &pw("Third-Root-Passw0rd!"),
+    )
+    .unwrap();
+    assert_eq!(
+        t.v.finish_root_password_change(ACCT, checked)
+            .err()
+            .map(|e| e.code()),
+        Some("EntityTemporarilyUnmodifiable")
+    );
+    // The policy changes in between: refused as well.
+    let checked = check("Third-Root-Passw0rd!", "Fourth-Root-Passw0rd!").unwrap();
+    t.v.update_account_password_policy(&t.root, &ctx(), &PasswordPolicyUpdate::default())
+        .unwrap();
+    assert_eq!(
+        t.v.finish_root_password_change(ACCT, checked)
+            .err()
+            .map(|e| e.code()),
+        Some("EntityTemporarilyUnmodifiable")
+    );
+    // Reuse prevention still holds through the operation, and with nothing in between the
+    // change is written.
+    t.v.update_account_password_policy(
+        &t.root,
+        &ctx(),
+        &PasswordPolicyUpdate {
+            password_reuse_prevention: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        t.v.change_password(
+            &t.root,
+            &ctx(),
+            &pw("Third-Root-Passw0rd!"),
+            &pw("Root-Passw0rd!"),
+        )
+        .err()
+        .map(|e| e.code()),
+        Some("PasswordPolicyViolation")
+    );
+    let checked = check("Third-Root-Passw0rd!", "Fifth-Root-Passw0rd!").unwrap();
+    t.v.finish_root_password_change(ACCT, checked).unwrap();
+    let tx = t.v.store().read().unwrap();
+    let stored = tx.root_password_hash(ACCT).unwrap().unwrap();
+    drop(tx);
+    assert!(
+        t.v.hashes
+            .verify(&pw("Fifth-Root-Passw0rd!"), &stored)
+            .unwrap()
+    );
+}
+
+#[test]
 fn an_administrators_password_checked_before_a_change_is_refused() {
     let t = setup();
     t.v.update_account_password_policy(
