@@ -37,6 +37,9 @@ pub struct Conn {
     stream: Option<TcpStream>,
     out: Vec<u8>,
     buf: Vec<u8>,
+    /// Each request's latency in µs (first byte written to last byte read, a retry on a
+    /// new connection included), until [`Conn::take_calls`].
+    calls: Vec<u32>,
 }
 
 /// Why one attempt failed.
@@ -76,6 +79,7 @@ impl Conn {
             stream: None,
             out: Vec::with_capacity(4096),
             buf: Vec::with_capacity(8192),
+            calls: Vec::new(),
         })
     }
 
@@ -108,6 +112,7 @@ impl Conn {
         self.out.extend_from_slice(b"\r\n");
         self.out.extend_from_slice(&p.body);
         let reused = self.stream.is_some();
+        let t0 = std::time::Instant::now();
         let res = match tokio::time::timeout(TIMEOUT, self.attempt()).await {
             Ok(Err(Fail::Stale(_))) if reused => {
                 // Once, on a new connection.
@@ -120,6 +125,8 @@ impl Conn {
             Ok(r) => r,
             Err(_) => Err(Fail::Other("timed out".into())),
         };
+        self.calls
+            .push(t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
         res.map_err(|f| {
             // After any failure the connection's state is unknown: open a new one.
             self.stream = None;
@@ -127,6 +134,11 @@ impl Conn {
                 Fail::Stale(e) | Fail::Other(e) => format!("transport: {e}"),
             }
         })
+    }
+
+    /// The latencies (µs) of the requests sent since the last call, oldest first.
+    pub fn take_calls(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.calls)
     }
 
     /// Sends `p` and requires a 2xx answer; returns the body.
@@ -362,6 +374,9 @@ mod tests {
         let mut c = Conn::new(&t).unwrap();
         assert_eq!(c.send(&req()).await.unwrap(), (200, "hello".into()));
         assert_eq!(c.send(&req()).await.unwrap(), (403, "abcde".into()));
+        // One latency per request, in order, then none until the next request.
+        assert_eq!(c.take_calls().len(), 2);
+        assert!(c.take_calls().is_empty());
         let seen = String::from_utf8(h.await.unwrap()).unwrap();
         let one = format!(
             "POST / HTTP/1.1\r\nhost: {}\r\ncontent-length: 24\r\nx-amz-date: 20261129T000000Z\r\n\r\nAction=GetCallerIdentity",
@@ -416,6 +431,8 @@ mod tests {
         let e = c.send(&req()).await.unwrap_err();
         assert!(e.contains("mid-body"), "{e}");
         assert!(c.call(&req()).await.is_err(), "nothing listens any more");
+        // Failed requests are timed too, as the operations they belong to are.
+        assert_eq!(c.take_calls().len(), 2);
     }
 
     #[tokio::test]

@@ -302,6 +302,12 @@ async fn run_one(a: &RunArgs, clients: usize) -> Result<Record, String> {
             .map(|e| format!(" (first: {e})"))
             .unwrap_or_default()
     );
+    if s.requests != s.ops {
+        println!(
+            "  per request: {} requests; p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",
+            s.requests, s.req_p50_ms, s.req_p99_ms, s.req_p999_ms
+        );
+    }
     if let Some(pid) = a.server_pid {
         let (rss, hwm) = scale::rss_mib(pid);
         println!("server pid {pid}: VmRSS {rss:.0} MiB, VmHWM {hwm:.0} MiB");

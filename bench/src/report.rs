@@ -129,6 +129,18 @@ pub fn table(records: &[Record], a: &str, b: &str) -> String {
                 if let Some(f) = &r.failed {
                     notes.push(format!("{label} `{}` at {} clients failed: {f}", k.0, k.1));
                 }
+                let st = &r.stats;
+                if r.unsupported.is_none() && r.failed.is_none() && st.requests > st.ops {
+                    notes.push(format!(
+                        "{label} `{}` at {} clients, per request ({:.1} requests per operation): p50 {}, p99 {}, p99.9 {}",
+                        k.0,
+                        k.1,
+                        st.requests as f64 / st.ops.max(1) as f64,
+                        fmt_ms(st.req_p50_ms),
+                        fmt_ms(st.req_p99_ms),
+                        fmt_ms(st.req_p999_ms)
+                    ));
+                }
                 if let (Some(e), true) = (&r.stats.first_error, r.stats.errors > 0) {
                     notes.push(format!(
                         "{label} `{}` at {} clients: {} errors, first: {e}",
@@ -145,13 +157,12 @@ pub fn table(records: &[Record], a: &str, b: &str) -> String {
     out
 }
 
-pub const CSV_HEADER: &str =
-    "label,scenario,clients,ops,errors,seconds,ops_per_s,p50_ms,p99_ms,p999_ms,max_ms";
+pub const CSV_HEADER: &str = "label,scenario,clients,ops,errors,seconds,ops_per_s,p50_ms,p99_ms,p999_ms,max_ms,requests,req_p50_ms,req_p99_ms";
 
 pub fn csv_line(r: &Record) -> String {
     let s = &r.stats;
     format!(
-        "{},{},{},{},{},{:.3},{:.1},{:.3},{:.3},{:.3},{:.3}",
+        "{},{},{},{},{},{:.3},{:.1},{:.3},{:.3},{:.3},{:.3},{},{:.3},{:.3}",
         r.label,
         r.scenario,
         r.clients,
@@ -162,7 +173,10 @@ pub fn csv_line(r: &Record) -> String {
         s.p50_ms,
         s.p99_ms,
         s.p999_ms,
-        s.max_ms
+        s.max_ms,
+        s.requests,
+        s.req_p50_ms,
+        s.req_p99_ms
     )
 }
 
@@ -260,4 +274,56 @@ pub fn plot(rows: &[(String, usize, f64)], out: &Path, title: &str) -> Result<()
         .map_err(|x| e(&x))?;
     root.present().map_err(|x| e(&x))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(label: &str, scenario: &str, ops: u64, requests: u64) -> Record {
+        Record {
+            label: label.into(),
+            endpoint: "http://127.0.0.1:1".into(),
+            scenario: scenario.into(),
+            clients: 32,
+            stats: Stats {
+                ops,
+                secs: 1.0,
+                rps: ops as f64,
+                p50_ms: 4.0,
+                p99_ms: 9.0,
+                requests,
+                req_p50_ms: 2.0,
+                req_p99_ms: 4.5,
+                req_p999_ms: 6.0,
+                ..Stats::default()
+            },
+            unsupported: None,
+            failed: None,
+        }
+    }
+
+    #[test]
+    fn the_table_gives_per_request_latency_only_where_an_operation_is_several_requests() {
+        let records = [
+            rec("iamvault", "get-caller-identity", 1000, 1000),
+            rec("moto", "get-caller-identity", 20, 20),
+            rec("iamvault", "create-delete-access-key", 500, 1000),
+            rec("moto", "create-delete-access-key", 25, 50),
+        ];
+        let t = table(&records, "iamvault", "moto");
+        assert!(t.contains("| create-delete-access-key | 32 | 500 | 4.00 ms | 9.00 ms | 25.0 |"));
+        assert!(t.contains(
+            "iamvault `create-delete-access-key` at 32 clients, per request (2.0 requests per operation): p50 2.00 ms, p99 4.50 ms, p99.9 6.00 ms"
+        ));
+        assert!(t.contains("moto `create-delete-access-key` at 32 clients, per request"));
+        assert!(!t.contains("`get-caller-identity` at 32 clients, per request"));
+        // Results written before the per-request figures still load, without them.
+        let old: Record = serde_json::from_str(
+            r#"{"label":"iamvault","endpoint":"e","scenario":"assume-role","clients":1,"ops":3,"errors":0,"secs":1.0,"rps":3.0,"p50_ms":1.0,"p99_ms":1.0,"p999_ms":1.0,"max_ms":1.0,"first_error":null,"unsupported":null,"failed":null}"#,
+        )
+        .unwrap();
+        assert_eq!(old.stats.requests, 0);
+        assert!(!table(&[old], "iamvault", "moto").contains("per request"));
+    }
 }
