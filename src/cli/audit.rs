@@ -21,8 +21,9 @@ pub enum AuditCmd {
         #[arg(short = 'n', long, default_value_t = 20)]
         lines: u32,
     },
-    /// Find records; every filter is optional and they combine. `--output json` prints
-    /// JSON lines.
+    /// Find records, oldest first (by time when `--since` or `--until` is given, which then
+    /// reads only that part of the log); every filter is optional and they combine.
+    /// `--output json` prints JSON lines.
     #[command(
         after_help = "Example:\n  iamvault audit search --principal arn:aws:iam::123456789012:user/alice --decision denied --since 2026-11-01T00:00:00Z"
     )]

@@ -1,7 +1,8 @@
 //! Audit-log rows and checkpoints. The chain itself (hashing, signing, verifying) is
 //! `crate::audit`'s; this module only stores and reads.
 
-use rusqlite::{OptionalExtension, Row, ToSql, params};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
 
 use super::CachedSql as _;
 use super::{ReadTx, WriteTx};
@@ -118,6 +119,62 @@ fn row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
+/// The statement of [`ReadTx::audit_search`] and its bound values.
+pub(super) fn search_sql(f: &AuditFilter, limit: u32) -> (String, Vec<Value>) {
+    let (clause, mut values) = filter_sql(f);
+    values.push(Value::Integer(i64::from(limit)));
+    let order = if f.since.is_some() || f.until.is_some() {
+        "at, seq"
+    } else {
+        "seq"
+    };
+    (
+        format!("SELECT {COLS} FROM audit_log {clause} ORDER BY {order} LIMIT ?"),
+        values,
+    )
+}
+
+/// The statement of [`ReadTx::audit_count`] and its bound values.
+pub(super) fn count_sql(f: &AuditFilter) -> (String, Vec<Value>) {
+    let (clause, values) = filter_sql(f);
+    (format!("SELECT count(*) FROM audit_log {clause}"), values)
+}
+
+/// The `WHERE` clause of an audit search or count naming only the filters `f` sets, and
+/// the values bound to its `?` placeholders, in order. A catch-all form (`?1 IS NULL OR
+/// at >= ?1`) is planned as a scan of the whole log; this way a time range reads only
+/// its part of the log through `audit_log_at`. Values are always bound, never spliced.
+fn filter_sql(f: &AuditFilter) -> (String, Vec<Value>) {
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut values = Vec::new();
+    if let Some(p) = &f.principal {
+        clauses.push("principal = ?");
+        values.push(Value::Text(p.clone()));
+    }
+    if let Some(a) = &f.action {
+        clauses.push("lower(action) = lower(?)");
+        values.push(Value::Text(a.clone()));
+    }
+    if let Some(t) = f.since {
+        clauses.push("at >= ?");
+        values.push(Value::Integer(t));
+    }
+    if let Some(t) = f.until {
+        clauses.push("at < ?");
+        values.push(Value::Integer(t));
+    }
+    if let Some(d) = &f.decision {
+        clauses.push("decision = ?");
+        values.push(Value::Text(d.clone()));
+    }
+    let clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (clause, values)
+}
+
 impl ReadTx<'_> {
     /// The last record's position and hash.
     pub fn audit_head(&self) -> Result<Option<(i64, Vec<u8>)>> {
@@ -149,36 +206,23 @@ impl ReadTx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Records matching `f`, oldest first, at most `limit`.
+    /// Records matching `f`, oldest first, at most `limit`: in chain order, or with a time
+    /// bound in time order (chain order within a second; the same unless the clock was
+    /// set back), which `audit_log_at` gives without sorting and stops at the limit. In
+    /// chain order a one-sided range such as "since an hour ago" read the whole log.
     pub fn audit_search(&self, f: &AuditFilter, limit: u32) -> Result<Vec<AuditRow>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLS} FROM audit_log
-              WHERE (?1 IS NULL OR principal = ?1)
-                AND (?2 IS NULL OR lower(action) = lower(?2))
-                AND (?3 IS NULL OR at >= ?3)
-                AND (?4 IS NULL OR at < ?4)
-                AND (?5 IS NULL OR decision = ?5)
-              ORDER BY seq LIMIT ?6"
-        ))?;
-        let rows = stmt.query_map(
-            params![f.principal, f.action, f.since, f.until, f.decision, limit],
-            row,
-        )?;
+        let (sql, values) = search_sql(f, limit);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(values), row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// How many records match `f` (the same filter as [`ReadTx::audit_search`]).
     pub fn audit_count(&self, f: &AuditFilter) -> Result<u64> {
-        let n: i64 = self.conn.query_row_cached(
-            "SELECT count(*) FROM audit_log
-              WHERE (?1 IS NULL OR principal = ?1)
-                AND (?2 IS NULL OR lower(action) = lower(?2))
-                AND (?3 IS NULL OR at >= ?3)
-                AND (?4 IS NULL OR at < ?4)
-                AND (?5 IS NULL OR decision = ?5)",
-            params![f.principal, f.action, f.since, f.until, f.decision],
-            |r| r.get(0),
-        )?;
+        let (sql, values) = count_sql(f);
+        let n: i64 = self
+            .conn
+            .query_row_cached(&sql, params_from_iter(values), |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
