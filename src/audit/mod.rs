@@ -11,6 +11,11 @@
 //!   (hash mismatch), a deleted or inserted one (position gap or broken link), a
 //!   reordered one (broken link), a forged checkpoint, or records missing after the last
 //!   checkpoint.
+//! - A prune ([`PRUNE_ACTION`], `iamvault audit prune`) removes the oldest records up to a
+//!   signed checkpoint after writing a record of itself, itself covered by a checkpoint.
+//!   The log then starts from that checkpoint's hash, and [`verify`] accepts the missing
+//!   beginning only when such a record names it: removing records any other way, or
+//!   further than a recorded prune, is found like any other deletion.
 //!
 //! Records never hold a secret: the fields are names, ARNs, ids and messages that are
 //! already free of secrets (errors never carry one).
@@ -23,6 +28,24 @@ use crate::store::{AuditCheckpointRow, AuditRow, NewAuditRow, ReadTx, WriteTx};
 
 /// Records between signed checkpoints.
 pub const CHECKPOINT_EVERY: i64 = 64;
+/// The action of the record a prune writes before it removes anything; its resource is
+/// [`prune_resource`].
+pub const PRUNE_ACTION: &str = "vault:PruneAuditLog";
+const PRUNE_RESOURCE: &str = "audit-log/through/";
+
+/// The resource of a prune's record: the last position it removes.
+pub fn prune_resource(through: i64) -> String {
+    format!("{PRUNE_RESOURCE}{through}")
+}
+
+/// The last position a record of a prune removes, when it is one.
+fn pruned_through(r: &AuditRow) -> Option<i64> {
+    if r.action != PRUNE_ACTION || r.decision != "allowed" {
+        return None;
+    }
+    r.resource.strip_prefix(PRUNE_RESOURCE)?.parse().ok()
+}
+
 /// Longest kept field; longer values are cut (a record must stay small).
 pub const MAX_FIELD: usize = 2048;
 
@@ -205,6 +228,8 @@ pub struct Verification {
     pub first_bad: Option<i64>,
     /// What is wrong there.
     pub problem: Option<String>,
+    /// The records up to this position were pruned (the log starts after it).
+    pub pruned_through: Option<i64>,
 }
 
 impl Verification {
@@ -223,6 +248,7 @@ pub fn verify(tx: &ReadTx<'_>, public: &VerifyingKey) -> Result<Verification> {
         head: 0,
         first_bad: None,
         problem: None,
+        pruned_through: None,
     };
     let fail = |v: &mut Verification, at: i64, why: String| {
         if v.first_bad.is_none() {
@@ -235,6 +261,36 @@ pub fn verify(tx: &ReadTx<'_>, public: &VerifyingKey) -> Result<Verification> {
     let mut prev = vec![0u8; 32];
     let mut expected = 1i64;
     let mut after = 0i64;
+    if let Some(first) = tx.audit_first_seq()?
+        && first > 1
+    {
+        // The beginning was pruned: the log must go on from a signed checkpoint of the
+        // last removed record (earlier checkpoints went with their records).
+        let anchor = first - 1;
+        while cp.next_if(|c| c.seq < anchor).is_some() {}
+        let Some(c) = cp.next_if(|c| c.seq == anchor) else {
+            fail(
+                &mut v,
+                1,
+                format!(
+                    "records 1 to {anchor} are missing and no signed checkpoint ends there: records were deleted"
+                ),
+            );
+            return Ok(v);
+        };
+        if let Err(why) = check_signature(c, public) {
+            fail(&mut v, anchor, why);
+            return Ok(v);
+        }
+        v.checkpoints += 1;
+        v.pruned_through = Some(anchor);
+        prev.clone_from(&c.hash);
+        expected = first;
+        after = anchor;
+    }
+    // The furthest prune recorded so far, and the furthest under a signed checkpoint.
+    let mut prune_seen = 0i64;
+    let mut prune_signed = 0i64;
     'pages: loop {
         let page = tx.audit_page(after, 1000)?;
         if page.is_empty() {
@@ -279,6 +335,9 @@ pub fn verify(tx: &ReadTx<'_>, public: &VerifyingKey) -> Result<Verification> {
                 );
                 break 'pages;
             }
+            if let Some(t) = pruned_through(r) {
+                prune_seen = prune_seen.max(t);
+            }
             while let Some(c) = cp.next_if(|c| c.seq <= r.seq) {
                 v.checkpoints += 1;
                 if c.seq != r.seq || c.hash != r.hash {
@@ -293,10 +352,23 @@ pub fn verify(tx: &ReadTx<'_>, public: &VerifyingKey) -> Result<Verification> {
                     fail(&mut v, c.seq, why);
                     break 'pages;
                 }
+                prune_signed = prune_seen;
             }
             prev.clone_from(&r.hash);
             expected += 1;
         }
+    }
+    if v.first_bad.is_none()
+        && let Some(anchor) = v.pruned_through
+        && prune_signed < anchor
+    {
+        fail(
+            &mut v,
+            1,
+            format!(
+                "records 1 to {anchor} were removed, but no prune of them is recorded under a signed checkpoint: records were deleted"
+            ),
+        );
     }
     if v.first_bad.is_none()
         && let Some(c) = cp.next()

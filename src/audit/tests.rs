@@ -166,3 +166,100 @@ fn fields_are_bounded() {
     assert!(r.reason.len() <= MAX_FIELD);
     assert!(check(&s).ok());
 }
+
+/// Records a prune through `through` (with a checkpoint covering the record when
+/// `signed`), then removes the records up to `removed`, as `audit prune` would.
+fn prune(s: &Store, through: i64, removed: i64, signed: bool) {
+    let k = key();
+    let tx = s.write().unwrap();
+    let mut e = entry(10_000);
+    e.action = PRUNE_ACTION.into();
+    e.resource = prune_resource(through);
+    append(&tx, &[e], &k).unwrap();
+    if signed {
+        checkpoint_head(&tx, &k, 1_900_010_000).unwrap();
+    }
+    tx.audit_delete_through(removed).unwrap();
+    tx.commit().unwrap();
+}
+
+#[test]
+fn a_recorded_prune_to_a_checkpoint_verifies_and_the_chain_goes_on() {
+    // Batches of ten: checkpoints at 70, 130, 200 and 260.
+    let s = chain(300);
+    prune(&s, 130, 130, true);
+    let v = check(&s);
+    assert!(v.ok(), "{v:?}");
+    assert_eq!(v.pruned_through, Some(130));
+    assert_eq!(
+        v.records,
+        300 - 130 + 1,
+        "the rest and the prune's own record"
+    );
+    assert_eq!(v.head, 301);
+    // Appending goes on from the head as before, and a later prune goes further.
+    let tx = s.write().unwrap();
+    append(
+        &tx,
+        &(0..70).map(|i| entry(400 + i)).collect::<Vec<_>>(),
+        &key(),
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    prune(&s, 260, 260, true);
+    let v = check(&s);
+    assert!(v.ok(), "{v:?}");
+    assert_eq!(v.pruned_through, Some(260));
+}
+
+#[test]
+fn records_removed_without_a_signed_record_of_a_prune_are_found() {
+    // Deleted up to a checkpoint, with no prune recorded.
+    let s = chain(300);
+    tamper(&s, "DELETE FROM audit_log WHERE seq <= 130");
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(1), "{v:?}");
+    assert!(v.problem.unwrap().contains("no prune of them"));
+
+    // A prune recorded, but not under a signed checkpoint: anyone able to write the
+    // database could append such a record after the last checkpoint.
+    let s = chain(300);
+    prune(&s, 130, 130, false);
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(1), "{v:?}");
+    assert!(v.problem.unwrap().contains("no prune of them"));
+
+    // Removed further than the recorded prune.
+    let s = chain(300);
+    prune(&s, 70, 130, true);
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(1), "{v:?}");
+    assert!(v.problem.unwrap().contains("no prune of them"));
+
+    // Removed up to a position that no checkpoint signs.
+    let s = chain(300);
+    prune(&s, 100, 100, true);
+    let v = check(&s);
+    assert_eq!(v.first_bad, Some(1), "{v:?}");
+    assert!(
+        v.problem
+            .unwrap()
+            .contains("no signed checkpoint ends there")
+    );
+}
+
+#[test]
+fn after_a_prune_the_remaining_records_are_still_checked() {
+    let s = chain(300);
+    prune(&s, 130, 130, true);
+    tamper(&s, "UPDATE audit_log SET principal = 'x' WHERE seq = 200");
+    assert_eq!(check(&s).first_bad, Some(200));
+    // The checkpoint the log starts from is forged: found at its position.
+    let s = chain(300);
+    prune(&s, 130, 130, true);
+    tamper(
+        &s,
+        "UPDATE audit_checkpoints SET signature = zeroblob(64) WHERE seq = 130",
+    );
+    assert_eq!(check(&s).first_bad, Some(130));
+}

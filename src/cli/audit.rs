@@ -54,6 +54,21 @@ pub enum AuditCmd {
     /// every 64 records), e.g. before taking a backup.
     #[command(after_help = "Example:\n  iamvault audit checkpoint")]
     Checkpoint,
+    /// Move the records older than `--before` into a new archive file (JSON lines, as
+    /// `search --output json` prints them) and remove them from the vault, up to the last
+    /// signed checkpoint before that time. Refused when the log does not verify. The rest
+    /// of the log still verifies; the prune itself is recorded in it.
+    #[command(
+        after_help = "Example:\n  iamvault audit prune --before 2026-08-01T00:00:00Z --archive /var/backups/iamvault/audit-2026-07.jsonl"
+    )]
+    Prune {
+        /// Remove records older than this time (RFC 3339).
+        #[arg(long)]
+        before: String,
+        /// The archive file to write first (created with mode 0600; must not exist).
+        #[arg(long)]
+        archive: std::path::PathBuf,
+    },
 }
 
 fn time_arg(name: &str, v: Option<String>) -> Result<Option<i64>> {
@@ -87,10 +102,16 @@ pub(super) fn run(c: &Ctx, cmd: AuditCmd) -> Result<Output> {
             Output {
                 note: Some(match (&r.first_bad, &r.problem) {
                     (Some(at), Some(why)) => format!("audit log BROKEN at record {at}: {why}"),
-                    _ => format!(
-                        "audit log intact: {} records, {} signed checkpoints",
-                        r.records, r.checkpoints
-                    ),
+                    _ => match r.pruned_through {
+                        Some(p) => format!(
+                            "audit log intact: {} records after {p} (records 1 to {p} were pruned), {} signed checkpoints",
+                            r.records, r.checkpoints
+                        ),
+                        None => format!(
+                            "audit log intact: {} records, {} signed checkpoints",
+                            r.records, r.checkpoints
+                        ),
+                    },
                 }),
                 json: json!({
                     "ok": ok,
@@ -99,6 +120,7 @@ pub(super) fn run(c: &Ctx, cmd: AuditCmd) -> Result<Output> {
                     "head": r.head,
                     "first_bad": r.first_bad,
                     "problem": r.problem,
+                    "pruned_through": r.pruned_through,
                 }),
                 exit: i32::from(!ok),
                 lines: false,
@@ -143,6 +165,29 @@ pub(super) fn run(c: &Ctx, cmd: AuditCmd) -> Result<Output> {
         AuditCmd::Checkpoint => {
             v.audit_checkpoint()?;
             Output::done("signed a checkpoint of the audit log")
+        }
+        AuditCmd::Prune { before, archive } => {
+            let Some(at) = time_arg("before", Some(before))? else {
+                return Err(Error::InvalidInput("--before is required".into()));
+            };
+            let r = v.audit_prune(&c.caller, at, &archive)?;
+            Output {
+                note: Some(match (r.first, r.through, &r.archive) {
+                    (Some(first), Some(through), Some(file)) => format!(
+                        "archived {} audit records ({first} to {through}) to {file} and removed them from the vault",
+                        r.records
+                    ),
+                    _ => "no audit records before that time up to a signed checkpoint: nothing pruned".into(),
+                }),
+                json: json!({
+                    "Records": r.records,
+                    "First": r.first,
+                    "Through": r.through,
+                    "Archive": r.archive,
+                }),
+                exit: 0,
+                lines: false,
+            }
         }
     })
 }

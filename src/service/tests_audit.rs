@@ -233,3 +233,148 @@ fn queued_records_are_durable_when_awaited_and_fail_closed() {
             .is_err()
     );
 }
+
+#[test]
+fn a_prune_archives_then_removes_the_old_records_and_the_log_still_verifies() {
+    let clock = TestClock::new(datetime!(2026-06-01 12:00 UTC));
+    let env = Env {
+        clock: Arc::new(clock.clone()),
+        rng: Arc::new(TestRandom::new(42)),
+    };
+    let v = Vault::in_memory(env).unwrap();
+    {
+        let tx = v.store().write().unwrap();
+        tx.insert_account(
+            &AccountRow {
+                account_id: ACCT.into(),
+                created_at: clock.now(),
+            },
+            None,
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let root = Caller::root(&AccountId::parse(ACCT).unwrap());
+    // Records an hour apart in three bursts: 200 in May, 200 in June, 50 in July.
+    let write = |n: i64, label: &str| {
+        let entries: Vec<crate::audit::Entry> = (0..n)
+            .map(|i| crate::audit::Entry {
+                at: clock.now().unix_timestamp(),
+                request_id: format!("{label}-{i}"),
+                account: ACCT.into(),
+                principal: root.arn.clone(),
+                action: "iam:ListUsers".into(),
+                decision: "allowed".into(),
+                ..crate::audit::Entry::default()
+            })
+            .collect();
+        for chunk in entries.chunks(25) {
+            v.audit_write(chunk.to_vec()).unwrap();
+        }
+    };
+    clock.set(datetime!(2026-05-01 0:00 UTC));
+    write(200, "may");
+    clock.set(datetime!(2026-06-01 0:00 UTC));
+    write(200, "june");
+    clock.set(datetime!(2026-07-01 0:00 UTC));
+    write(50, "july");
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("audit-before-june.jsonl");
+    let june = datetime!(2026-06-01 0:00 UTC).unix_timestamp();
+
+    // Only the root may prune.
+    let alice = Caller {
+        kind: CallerKind::User {
+            user_id: "AIDAALICE".into(),
+            name: "alice".into(),
+        },
+        ..root.clone()
+    };
+    assert_eq!(
+        v.audit_prune(&alice, june, &archive).unwrap_err().code(),
+        "AccessDenied"
+    );
+
+    let r = v.audit_prune(&root, june, &archive).unwrap();
+    // Up to the last checkpoint among the May records (one at the end of every batch of
+    // 25 that crosses a multiple of 64: 75, 150, 200, ...): all of May.
+    assert_eq!((r.first, r.through, r.records), (Some(1), Some(200), 200));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&archive)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 200);
+    assert_eq!(lines[0]["seq"], 1);
+    assert_eq!(lines[199]["seq"], 200);
+    assert_eq!(lines[199]["request_id"], "may-199");
+    assert_eq!(lines[0]["request_id"], "may-0");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let check = v.audit_verify().unwrap();
+    assert!(check.ok(), "{check:?}");
+    assert_eq!(check.pruned_through, Some(200));
+    let tx = v.store().read().unwrap();
+    assert_eq!(tx.audit_first_seq().unwrap(), Some(201));
+    let own = tx
+        .audit_search(
+            &crate::store::AuditFilter {
+                action: Some(crate::audit::PRUNE_ACTION.into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    drop(tx);
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].resource, "audit-log/through/200");
+
+    // Again with the same time: nothing left to prune, and no archive written.
+    let again = dir.path().join("again.jsonl");
+    let r = v.audit_prune(&root, june, &again).unwrap();
+    assert_eq!(r.records, 0);
+    assert!(!again.exists());
+    // An existing archive is never overwritten, and then nothing is removed.
+    let july = datetime!(2026-07-01 0:00 UTC).unix_timestamp();
+    assert_eq!(
+        v.audit_prune(&root, july, &archive).unwrap_err().code(),
+        "InvalidInput"
+    );
+    assert_eq!(v.audit_verify().unwrap().pruned_through, Some(200));
+    // Through June, in steps, each ending at a checkpoint.
+    let r = v
+        .audit_prune(&root, july, &dir.path().join("june.jsonl"))
+        .unwrap();
+    assert_eq!(r.first, Some(201));
+    assert!(r.through.unwrap() >= 384, "{r:?}");
+    assert!(v.audit_verify().unwrap().ok());
+
+    // A log that does not verify is never pruned: the evidence stays.
+    {
+        let tx = v.store().write().unwrap();
+        let edited = tx
+            .raw_execute(
+                "UPDATE audit_log SET principal = 'x' WHERE seq = (SELECT min(seq) + 5 FROM audit_log)",
+            )
+            .unwrap();
+        assert_eq!(edited, 1);
+        tx.commit().unwrap();
+    }
+    let before = v.store().read().unwrap().audit_first_seq().unwrap();
+    clock.set(datetime!(2026-09-01 0:00 UTC));
+    let e = v
+        .audit_prune(
+            &root,
+            clock.now().unix_timestamp(),
+            &dir.path().join("x.jsonl"),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "InvalidInput");
+    assert!(e.to_string().contains("does not verify"), "{e}");
+    assert_eq!(v.store().read().unwrap().audit_first_seq().unwrap(), before);
+    assert!(!dir.path().join("x.jsonl").exists());
+}

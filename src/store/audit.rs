@@ -226,6 +226,55 @@ impl ReadTx<'_> {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// The first record's position (above 1 once older records were pruned).
+    pub fn audit_first_seq(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row_cached("SELECT seq FROM audit_log ORDER BY seq LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// The last checkpointed position whose record is older than `before` (unix seconds):
+    /// how far a prune of the records before that time may go, since the log must
+    /// always start right after a signed checkpoint.
+    pub fn audit_prune_target(&self, before: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT c.seq FROM audit_checkpoints c JOIN audit_log l ON l.seq = c.seq
+                  WHERE l.at < ?1 ORDER BY c.seq DESC LIMIT 1",
+                params![before],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The checkpoint a prune step removes through: the last one in `(after, soft]`, else
+    /// the first one in `(after, hard]` (checkpoints further apart than a step).
+    pub fn audit_prune_step(&self, after: i64, soft: i64, hard: i64) -> Result<Option<i64>> {
+        let last: Option<i64> = self
+            .conn
+            .query_row_cached(
+                "SELECT seq FROM audit_checkpoints WHERE seq > ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1",
+                params![after, soft.min(hard)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if last.is_some() {
+            return Ok(last);
+        }
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT seq FROM audit_checkpoints WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT 1",
+                params![after, hard],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Every checkpoint, in chain order.
     pub fn audit_checkpoints(&self) -> Result<Vec<AuditCheckpointRow>> {
         let mut stmt = self.conn.prepare_cached(
@@ -258,6 +307,18 @@ impl WriteTx<'_> {
             .prepare_cached(INSERT)?
             .execute(rusqlite::params_from_iter(values))?;
         Ok(())
+    }
+
+    /// Removes the records up to and including `seq` and the checkpoints before it (the
+    /// one at `seq` stays: the remaining log starts from its hash). Returns the records
+    /// removed.
+    pub fn audit_delete_through(&self, seq: i64) -> Result<usize> {
+        let n = self
+            .conn
+            .execute_cached("DELETE FROM audit_log WHERE seq <= ?1", params![seq])?;
+        self.conn
+            .execute_cached("DELETE FROM audit_checkpoints WHERE seq < ?1", params![seq])?;
+        Ok(n)
     }
 
     /// Stores a checkpoint.

@@ -1,0 +1,182 @@
+//! Audit retention: `iamvault audit prune` moves the oldest records into an archive file
+//! and removes them from the database, keeping the rest of the chain verifiable.
+//!
+//! Every audited request adds a record, so without this the log (and the database) grows
+//! for ever. A prune only ever removes records that are already archived and durable, and
+//! only up to a signed checkpoint, after writing a record of itself that a checkpoint
+//! covers: `audit verify` then accepts the missing beginning, and nothing else (see
+//! `crate::audit`).
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{Caller, CallerKind, Vault};
+use crate::audit::{self, Entry, PRUNE_ACTION};
+use crate::error::{Error, Result};
+
+/// Records removed per write transaction: every write (and so every audited request)
+/// waits while one runs, so a large prune goes in steps, each ending at a checkpoint.
+const PRUNE_STEP: i64 = 10_000;
+
+/// What a prune did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    /// Records archived and removed (0: nothing was old enough).
+    pub records: i64,
+    /// The first and last positions removed.
+    pub first: Option<i64>,
+    pub through: Option<i64>,
+    /// The archive written, when anything was removed.
+    pub archive: Option<String>,
+}
+
+impl Vault {
+    /// Archives to `archive` (created, 0600; it must not exist) and then removes every
+    /// record up to the last signed checkpoint older than `before` (unix seconds). Root
+    /// only. Refused, with nothing changed, when the log does not verify: a prune must
+    /// never destroy the evidence of tampering.
+    pub fn audit_prune(&self, caller: &Caller, before: i64, archive: &Path) -> Result<PruneReport> {
+        if caller.kind != CallerKind::Root {
+            return Err(Error::AccessDenied(
+                "only the account root may prune the audit log".into(),
+            ));
+        }
+        let v = self.audit_verify()?;
+        if let (Some(at), Some(why)) = (v.first_bad, &v.problem) {
+            return Err(Error::InvalidInput(format!(
+                "the audit log does not verify (record {at}: {why}); nothing was pruned"
+            )));
+        }
+        let (first, target) = {
+            let tx = self.store().read()?;
+            (tx.audit_first_seq()?, tx.audit_prune_target(before)?)
+        };
+        let (Some(first), Some(target)) = (first, target) else {
+            return Ok(PruneReport {
+                records: 0,
+                first: None,
+                through: None,
+                archive: None,
+            });
+        };
+        if target < first {
+            return Ok(PruneReport {
+                records: 0,
+                first: None,
+                through: None,
+                archive: None,
+            });
+        }
+        self.write_archive(archive, first, target)?;
+
+        // The prune's own record, and a checkpoint that covers it, go in with the first
+        // step: from then on the missing beginning is accounted for.
+        let mut id = [0u8; 8];
+        self.random().fill(&mut id)?;
+        let entry = Entry {
+            at: self.now().unix_timestamp(),
+            request_id: format!("prune-{}", hex::encode(id)),
+            account: caller.account.to_string(),
+            principal: caller.arn.clone(),
+            action: PRUNE_ACTION.into(),
+            resource: audit::prune_resource(target),
+            decision: "allowed".into(),
+            reason: format!(
+                "records {first} to {target} archived to {}",
+                archive.display()
+            ),
+            source_ip: "local".into(),
+            user_agent: format!("iamvault-cli/{}", env!("CARGO_PKG_VERSION")),
+            credential: "local-admin".into(),
+        };
+        let signer = self.keys.audit_signing_key();
+        let mut removed = 0i64;
+        let mut done = first - 1;
+        let mut recorded = false;
+        while done < target {
+            let tx = self.store().write()?;
+            if !recorded {
+                audit::append(&tx, std::slice::from_ref(&entry), signer)?;
+                audit::checkpoint_head(&tx, signer, entry.at)?;
+            }
+            let step = tx
+                .audit_prune_step(done, done + PRUNE_STEP, target)?
+                .ok_or_else(|| {
+                    Error::Internal(format!(
+                        "no audit checkpoint between {done} and {target} to prune to"
+                    ))
+                })?;
+            removed += i64::try_from(tx.audit_delete_through(step)?).unwrap_or(0);
+            // Audit records are bookkeeping: no authorization state changed.
+            tx.commit_bookkeeping()?;
+            recorded = true;
+            done = step;
+        }
+        Ok(PruneReport {
+            records: removed,
+            first: Some(first),
+            through: Some(target),
+            archive: Some(archive.display().to_string()),
+        })
+    }
+
+    /// Writes records `first..=through` to a new file as JSON lines (the format of
+    /// `audit search --output json`, each with its hash) and makes it durable. On any
+    /// failure the partial file is removed.
+    fn write_archive(&self, path: &Path, first: i64, through: i64) -> Result<()> {
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| {
+                Error::InvalidInput(format!(
+                    "cannot create the archive `{}`: {e}",
+                    path.display()
+                ))
+            })?;
+        let result = (|| -> Result<()> {
+            let mut out = std::io::BufWriter::new(&file);
+            let io = |e: std::io::Error| {
+                Error::Internal(format!(
+                    "cannot write the archive `{}`: {e}",
+                    path.display()
+                ))
+            };
+            let tx = self.store().read()?;
+            let mut after = first - 1;
+            while after < through {
+                let page = tx.audit_page(after, 1_000)?;
+                let Some(last) = page.last() else {
+                    break;
+                };
+                after = last.seq;
+                for r in page.iter().filter(|r| r.seq <= through) {
+                    out.write_all(audit::json_line(r).as_bytes()).map_err(io)?;
+                    out.write_all(b"\n").map_err(io)?;
+                }
+            }
+            if after < through {
+                return Err(Error::Internal(format!(
+                    "the audit log ended at {after} while archiving up to {through}"
+                )));
+            }
+            out.flush().map_err(io)?;
+            drop(out);
+            file.sync_all().map_err(io)?;
+            // The file's directory entry too, so the archive survives a crash.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(path);
+        }
+        result
+    }
+}
