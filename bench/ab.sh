@@ -11,7 +11,7 @@ export AWS_ACCESS_KEY_ID=$(awk '$1=="aws_access_key_id" {print $3}' $D/v/bootstr
 export AWS_SECRET_ACCESS_KEY=$(awk '$1=="aws_secret_access_key" {print $3}' $D/v/bootstrap-credentials)
 $B setup --endpoint http://127.0.0.1:8977 --state $D/state.json --max-clients 64 --login-users 1 >/dev/null
 for r in 1 2 3; do
-  $B run --endpoint http://127.0.0.1:8977 --state $D/state.json --label $2 --scenario ${3:-assume-role} --clients 32 --duration 8 --server-pid $PID --quiet --json-out ${JSON_OUT:-/dev/null} 2>&1 | tail -2
+  $B run --endpoint http://127.0.0.1:8977 --state $D/state.json --label $2 --scenario ${3:-assume-role} --clients 32 --duration 8 --server-pid $PID --quiet --json-out ${JSON_OUT:-/dev/null} 2>&1 | grep -v "^setup"
 done
 kill $PID; wait $PID 2>/dev/null || true
 rm -rf $D
