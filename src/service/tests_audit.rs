@@ -12,6 +12,12 @@ use crate::store::AccountRow;
 const ACCT: &str = "123456789012";
 
 fn vault() -> (Vault, Caller) {
+    let (v, root, _) = vault_with_clock();
+    (v, root)
+}
+
+/// [`vault`], and the clock it reads.
+fn vault_with_clock() -> (Vault, Caller, TestClock) {
     let clock = TestClock::new(datetime!(2026-06-01 12:00 UTC));
     let env = Env {
         clock: Arc::new(clock.clone()),
@@ -28,7 +34,7 @@ fn vault() -> (Vault, Caller) {
     )
     .unwrap();
     tx.commit().unwrap();
-    (v, Caller::root(&AccountId::parse(ACCT).unwrap()))
+    (v, Caller::root(&AccountId::parse(ACCT).unwrap()), clock)
 }
 
 fn scope(who: &Caller, label: &str) -> AuditGuard {
@@ -236,26 +242,8 @@ fn queued_records_are_durable_when_awaited_and_fail_closed() {
 
 #[test]
 fn a_prune_archives_then_removes_the_old_records_and_the_log_still_verifies() {
-    let clock = TestClock::new(datetime!(2026-06-01 12:00 UTC));
-    let env = Env {
-        clock: Arc::new(clock.clone()),
-        rng: Arc::new(TestRandom::new(42)),
-    };
-    let v = Vault::in_memory(env).unwrap();
-    {
-        let tx = v.store().write().unwrap();
-        tx.insert_account(
-            &AccountRow {
-                account_id: ACCT.into(),
-                created_at: clock.now(),
-            },
-            None,
-        )
-        .unwrap();
-        tx.commit().unwrap();
-    }
-    let root = Caller::root(&AccountId::parse(ACCT).unwrap());
-    // Records an hour apart in three bursts: 200 in May, 200 in June, 50 in July.
+    let (v, root, clock) = vault_with_clock();
+    // Three bursts of records: 200 in May, 200 in June, 50 in July.
     let write = |n: i64, label: &str| {
         let entries: Vec<crate::audit::Entry> = (0..n)
             .map(|i| crate::audit::Entry {

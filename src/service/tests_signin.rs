@@ -292,15 +292,18 @@ fn a_password_change_checked_before_a_reset_or_a_policy_change_is_refused() {
 #[test]
 fn a_root_password_change_does_its_argon2_work_before_the_write_and_refuses_a_stale_check() {
     let t = setup();
-    t.v.update_account_password_policy(
-        &t.root,
-        &ctx(),
-        &PasswordPolicyUpdate {
-            password_reuse_prevention: Some(2),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let remember_two = || {
+        t.v.update_account_password_policy(
+            &t.root,
+            &ctx(),
+            &PasswordPolicyUpdate {
+                password_reuse_prevention: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    };
+    remember_two();
     let check = |old: &str, new: &str| t.v.check_root_password_change(ACCT, &pw(old), &pw(new));
     // Every check is made before any write transaction: a wrong old password, a password
     // the rules refuse, a remembered one.
@@ -345,15 +348,7 @@ fn a_root_password_change_does_its_argon2_work_before_the_write_and_refuses_a_st
     );
     // Reuse prevention still holds through the operation, and with nothing in between the
     // change is written.
-    t.v.update_account_password_policy(
-        &t.root,
-        &ctx(),
-        &PasswordPolicyUpdate {
-            password_reuse_prevention: Some(2),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    remember_two();
     assert_eq!(
         t.v.change_password(
             &t.root,
