@@ -3,7 +3,8 @@
 # GetCallerIdentity at 32 clients (every request is a record), then measures 15 s of the
 # same load without a prune and 15 s with `iamvault audit prune` of everything recorded
 # so far running in the middle of it. Prints both runs' figures, the prune's wall and CPU
-# time, the verify line after it, and the archive's size.
+# time, the verify line after it, the archive's size, and how long checking the archive
+# (`audit verify-archive`) takes.
 #
 #   bench/audit-prune.sh            # FILL=40
 #   FILL=120 bench/audit-prune.sh
@@ -45,3 +46,5 @@ sleep 3
 wait $RP
 "$BIN" --data-dir "$D/v" audit verify
 echo "archive: $(wc -l <"$D/archive.jsonl") lines, $(stat -c %s "$D/archive.jsonl") bytes"
+/usr/bin/time -f "verify-archive: wall %e s, CPU %U + %S s, max RSS %M KiB" \
+  "$BIN" --data-dir "$D/v" audit verify-archive "$D/archive.jsonl"

@@ -265,7 +265,8 @@ pub fn verify(tx: &ReadTx<'_>, public: &VerifyingKey) -> Result<Verification> {
         && first > 1
     {
         // The beginning was pruned: the log must go on from a signed checkpoint of the
-        // last removed record (earlier checkpoints went with their records).
+        // last removed record. Earlier checkpoints are kept for checking archives
+        // (`verify_archive`); they have no records here.
         let anchor = first - 1;
         while cp.next_if(|c| c.seq < anchor).is_some() {}
         let Some(c) = cp.next_if(|c| c.seq == anchor) else {
@@ -401,6 +402,192 @@ fn check_signature(
     public
         .verify(&checkpoint_message(c.seq, &c.hash), &sig)
         .map_err(|_| format!("checkpoint {} has a bad signature", c.seq))
+}
+
+/// What [`verify_archive`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchiveVerification {
+    /// Records checked.
+    pub records: i64,
+    /// The first and last positions in the archive.
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    /// Signed checkpoints the archive was checked against.
+    pub checkpoints: usize,
+    /// The first bad position (or line, for a line that is not a record), if any.
+    pub first_bad: Option<i64>,
+    /// What is wrong there.
+    pub problem: Option<String>,
+}
+
+impl ArchiveVerification {
+    /// Whether the archive is intact.
+    pub fn ok(&self) -> bool {
+        self.first_bad.is_none()
+    }
+}
+
+/// A record of an archive line (as [`json_line`] renders it), and the hash it carries.
+fn archive_record(line: &str) -> std::result::Result<(AuditRow, Vec<u8>), String> {
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no `{k}`"))
+    };
+    let seq = v
+        .get("seq")
+        .and_then(serde_json::Value::as_i64)
+        .ok_or("no `seq`")?;
+    let at = time::OffsetDateTime::parse(
+        &text("time")?,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|e| format!("bad `time`: {e}"))?
+    .unix_timestamp();
+    let hash = hex::decode(text("hash")?).map_err(|e| format!("bad `hash`: {e}"))?;
+    let row = AuditRow {
+        seq,
+        at,
+        request_id: text("request_id")?,
+        account_id: text("account")?,
+        principal: text("principal")?,
+        action: text("action")?,
+        resource: text("resource")?,
+        decision: text("decision")?,
+        reason: text("reason")?,
+        source_ip: text("source_ip")?,
+        user_agent: text("user_agent")?,
+        credential: text("credential")?,
+        prev_hash: Vec::new(),
+        hash: hash.clone(),
+    };
+    Ok((row, hash))
+}
+
+/// Checks an archive written by a prune (JSON lines, as [`json_line`] renders records)
+/// against the signed checkpoints the vault keeps after pruning: every record's hash is
+/// recomputed from its fields and the one before it, the first links to the signed
+/// checkpoint just before it (or is record 1), every checkpoint inside the range must
+/// match, and the last record must be signed by one, so that nothing was edited, removed,
+/// inserted or cut from the end.
+pub fn verify_archive(
+    lines: impl std::io::BufRead,
+    tx: &ReadTx<'_>,
+    public: &VerifyingKey,
+) -> Result<ArchiveVerification> {
+    let mut v = ArchiveVerification {
+        records: 0,
+        first: None,
+        last: None,
+        checkpoints: 0,
+        first_bad: None,
+        problem: None,
+    };
+    let checkpoints: std::collections::HashMap<i64, AuditCheckpointRow> = tx
+        .audit_checkpoints()?
+        .into_iter()
+        .map(|c| (c.seq, c))
+        .collect();
+    let mut prev: Vec<u8> = Vec::new();
+    let mut expected = 0i64;
+    let mut signed_last = false;
+    for (n, line) in lines.lines().enumerate() {
+        let line = line.map_err(|e| {
+            crate::error::Error::InvalidInput(format!("cannot read the archive: {e}"))
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line_no = i64::try_from(n + 1).unwrap_or(i64::MAX);
+        let (row, claimed) = match archive_record(&line) {
+            Ok(r) => r,
+            Err(why) => {
+                v.first_bad = Some(line_no);
+                v.problem = Some(format!("line {line_no} is not an audit record: {why}"));
+                return Ok(v);
+            }
+        };
+        if v.first.is_none() {
+            v.first = Some(row.seq);
+            expected = row.seq;
+            if row.seq == 1 {
+                prev = vec![0u8; 32];
+            } else {
+                let Some(c) = checkpoints.get(&(row.seq - 1)) else {
+                    v.first_bad = Some(row.seq);
+                    v.problem = Some(format!(
+                        "the archive starts at record {} but the vault has no signed checkpoint of record {} to link it to",
+                        row.seq,
+                        row.seq - 1
+                    ));
+                    return Ok(v);
+                };
+                if let Err(why) = check_signature(c, public) {
+                    v.first_bad = Some(c.seq);
+                    v.problem = Some(why);
+                    return Ok(v);
+                }
+                v.checkpoints += 1;
+                prev.clone_from(&c.hash);
+            }
+        }
+        if row.seq != expected {
+            v.first_bad = Some(expected);
+            v.problem = Some(format!(
+                "record {expected} is missing from the archive (the next one is {})",
+                row.seq
+            ));
+            return Ok(v);
+        }
+        let h = chain_hash(&prev, row.seq, &Entry::of_row(&row));
+        if h.as_slice() != claimed.as_slice() {
+            v.first_bad = Some(row.seq);
+            v.problem = Some(format!(
+                "record {} was edited, or does not link to record {}",
+                row.seq,
+                row.seq - 1
+            ));
+            return Ok(v);
+        }
+        signed_last = false;
+        if let Some(c) = checkpoints.get(&row.seq) {
+            if c.hash.as_slice() != h.as_slice() {
+                v.first_bad = Some(row.seq);
+                v.problem = Some(format!(
+                    "checkpoint {} does not match the archive: records up to it were rewritten",
+                    row.seq
+                ));
+                return Ok(v);
+            }
+            if let Err(why) = check_signature(c, public) {
+                v.first_bad = Some(row.seq);
+                v.problem = Some(why);
+                return Ok(v);
+            }
+            v.checkpoints += 1;
+            signed_last = true;
+        }
+        prev = h.to_vec();
+        v.records += 1;
+        v.last = Some(row.seq);
+        expected += 1;
+    }
+    match v.last {
+        None => {
+            v.first_bad = Some(0);
+            v.problem = Some("the archive holds no records".into());
+        }
+        Some(last) if !signed_last => {
+            v.first_bad = Some(last);
+            v.problem = Some(format!(
+                "the archive's last record {last} is not signed by a checkpoint of this vault: records may have been cut from its end"
+            ));
+        }
+        Some(_) => {}
+    }
+    Ok(v)
 }
 
 /// Renders a record as one JSON line (for `--output json` and the file sink).

@@ -263,3 +263,84 @@ fn after_a_prune_the_remaining_records_are_still_checked() {
     );
     assert_eq!(check(&s).first_bad, Some(130));
 }
+
+/// Records `first..=last` of `s` as an archive's text.
+fn archive_of(s: &Store, first: i64, last: i64) -> String {
+    let rows = s.read().unwrap().audit_page(first - 1, 10_000).unwrap();
+    rows.iter()
+        .filter(|r| r.seq <= last)
+        .map(|r| json_line(r) + "\n")
+        .collect()
+}
+
+fn check_archive(s: &Store, text: &str) -> ArchiveVerification {
+    verify_archive(
+        std::io::Cursor::new(text.as_bytes()),
+        &s.read().unwrap(),
+        &key().verifying_key(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_archive_is_checked_against_the_checkpoints_kept_after_a_prune() {
+    // Checkpoints at 70, 130, 200 and 260 (batches of ten).
+    let s = chain(300);
+    let first = archive_of(&s, 1, 130);
+    let second = archive_of(&s, 131, 260);
+    prune(&s, 130, 130, true);
+    prune(&s, 260, 260, true);
+    assert!(check(&s).ok());
+    let v = check_archive(&s, &first);
+    assert!(v.ok(), "{v:?}");
+    assert_eq!(
+        (v.first, v.last, v.records, v.checkpoints),
+        (Some(1), Some(130), 130, 2)
+    );
+    // The second links to the signed checkpoint of the first one's last record.
+    let v = check_archive(&s, &second);
+    assert!(v.ok(), "{v:?}");
+    assert_eq!((v.first, v.last, v.checkpoints), (Some(131), Some(260), 3));
+
+    let lines: Vec<&str> = first.lines().collect();
+    let join = |ls: &[&str]| ls.iter().map(|l| format!("{l}\n")).collect::<String>();
+    // An edited field.
+    let edited = first.replacen("req-100\"", "req-999\"", 1);
+    assert_ne!(edited, first);
+    assert_eq!(check_archive(&s, &edited).first_bad, Some(100));
+    // An edit with every later hash recomputed: caught by the next signed checkpoint.
+    let mut rows: Vec<AuditRow> = lines.iter().map(|l| archive_record(l).unwrap().0).collect();
+    rows[99].principal = "arn:aws:iam::123456789012:user/mallory".into();
+    let mut prev = rows[98].hash.clone();
+    for r in rows.iter_mut().skip(99) {
+        r.hash = chain_hash(&prev, r.seq, &Entry::of_row(r)).to_vec();
+        prev.clone_from(&r.hash);
+    }
+    let rewritten: String = rows.iter().map(|r| json_line(r) + "\n").collect();
+    let v = check_archive(&s, &rewritten);
+    assert_eq!(v.first_bad, Some(130), "{v:?}");
+    assert!(v.problem.unwrap().contains("does not match"));
+    // A record taken out, or the end cut off.
+    let mut gap = lines.clone();
+    gap.remove(49);
+    assert_eq!(check_archive(&s, &join(&gap)).first_bad, Some(50));
+    let v = check_archive(&s, &join(&lines[..125]));
+    assert_eq!(v.first_bad, Some(125), "{v:?}");
+    assert!(v.problem.unwrap().contains("cut from its end"));
+    // A line that is not a record, and an empty archive.
+    let mut junk = lines.clone();
+    junk.insert(3, "{\"seq\": 4}");
+    assert_eq!(check_archive(&s, &join(&junk)).first_bad, Some(4));
+    assert!(!check_archive(&s, "").ok());
+    // Another vault's checkpoints sign nothing here.
+    let other = verify_archive(
+        std::io::Cursor::new(second.as_bytes()),
+        &s.read().unwrap(),
+        &SigningKey::from_bytes(&[9u8; 32]).verifying_key(),
+    )
+    .unwrap();
+    assert_eq!(other.first_bad, Some(130), "{other:?}");
+    // The second archive alone, without the checkpoint it starts from.
+    tamper(&s, "DELETE FROM audit_checkpoints WHERE seq = 130");
+    assert_eq!(check_archive(&s, &second).first_bad, Some(131));
+}

@@ -54,6 +54,16 @@ pub enum AuditCmd {
     /// every 64 records), e.g. before taking a backup.
     #[command(after_help = "Example:\n  iamvault audit checkpoint")]
     Checkpoint,
+    /// Check an archive written by `audit prune` against the signed checkpoints this vault
+    /// keeps; exit code 1 at the first edited, missing or inserted record, or when records
+    /// were cut from its end.
+    #[command(
+        after_help = "Example:\n  iamvault audit verify-archive /var/backups/iamvault/audit-2026-07.jsonl"
+    )]
+    VerifyArchive {
+        /// The archive file.
+        file: std::path::PathBuf,
+    },
     /// Move the records older than `--before` into a new archive file (JSON lines, as
     /// `search --output json` prints them) and remove them from the vault, up to the last
     /// signed checkpoint before that time. Refused when the log does not verify. The rest
@@ -165,6 +175,33 @@ pub(super) fn run(c: &Ctx, cmd: AuditCmd) -> Result<Output> {
         AuditCmd::Checkpoint => {
             v.audit_checkpoint()?;
             Output::done("signed a checkpoint of the audit log")
+        }
+        AuditCmd::VerifyArchive { file } => {
+            let r = v.audit_verify_archive(&file)?;
+            let ok = r.ok();
+            Output {
+                note: Some(match (&r.first_bad, &r.problem, r.first, r.last) {
+                    (Some(at), Some(why), _, _) => {
+                        format!("archive BROKEN at {at}: {why}")
+                    }
+                    (_, _, Some(first), Some(last)) => format!(
+                        "archive intact: records {first} to {last}, {} signed checkpoints",
+                        r.checkpoints
+                    ),
+                    _ => "archive intact".into(),
+                }),
+                json: json!({
+                    "ok": ok,
+                    "records": r.records,
+                    "first": r.first,
+                    "last": r.last,
+                    "checkpoints": r.checkpoints,
+                    "first_bad": r.first_bad,
+                    "problem": r.problem,
+                }),
+                exit: i32::from(!ok),
+                lines: false,
+            }
         }
         AuditCmd::Prune { before, archive } => {
             let Some(at) = time_arg("before", Some(before))? else {

@@ -5,7 +5,8 @@
 //! for ever. A prune only ever removes records that are already archived and durable, and
 //! only up to a signed checkpoint, after writing a record of itself that a checkpoint
 //! covers: `audit verify` then accepts the missing beginning, and nothing else (see
-//! `crate::audit`).
+//! `crate::audit`). The removed records' checkpoints stay, so `audit verify-archive`
+//! can prove an archive unchanged later.
 
 use std::fs;
 use std::io::Write as _;
@@ -128,6 +129,20 @@ impl Vault {
             through: Some(target),
             archive: Some(archive.display().to_string()),
         })
+    }
+
+    /// Checks an archive that `audit prune` wrote against this vault's signed
+    /// checkpoints ([`audit::verify_archive`]).
+    pub fn audit_verify_archive(&self, path: &Path) -> Result<audit::ArchiveVerification> {
+        let file = fs::File::open(path).map_err(|e| {
+            Error::InvalidInput(format!("cannot open the archive `{}`: {e}", path.display()))
+        })?;
+        let public = self.keys.audit_signing_key().verifying_key();
+        audit::verify_archive(
+            std::io::BufReader::new(file),
+            &self.store().read()?,
+            &public,
+        )
     }
 
     /// Writes records `first..=through` to a new file as JSON lines (the format of

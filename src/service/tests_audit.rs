@@ -306,6 +306,9 @@ fn a_prune_archives_then_removes_the_old_records_and_the_log_still_verifies() {
     let check = v.audit_verify().unwrap();
     assert!(check.ok(), "{check:?}");
     assert_eq!(check.pruned_through, Some(200));
+    let arch = v.audit_verify_archive(&archive).unwrap();
+    assert!(arch.ok(), "{arch:?}");
+    assert_eq!((arch.first, arch.last), (Some(1), Some(200)));
     let tx = v.store().read().unwrap();
     assert_eq!(tx.audit_first_seq().unwrap(), Some(201));
     let own = tx
@@ -337,9 +340,15 @@ fn a_prune_archives_then_removes_the_old_records_and_the_log_still_verifies() {
     let r = v
         .audit_prune(&root, july, &dir.path().join("june.jsonl"))
         .unwrap();
-    assert_eq!(r.first, Some(201));
-    assert!(r.through.unwrap() >= 384, "{r:?}");
+    assert_eq!((r.first, r.through), (Some(201), Some(400)), "{r:?}");
     assert!(v.audit_verify().unwrap().ok());
+    // Both archives still check out, the second linking to the first one's end.
+    assert!(v.audit_verify_archive(&archive).unwrap().ok());
+    let june = v
+        .audit_verify_archive(&dir.path().join("june.jsonl"))
+        .unwrap();
+    assert!(june.ok(), "{june:?}");
+    assert_eq!((june.first, june.last), (Some(201), Some(400)));
 
     // A log that does not verify is never pruned: the evidence stays.
     {

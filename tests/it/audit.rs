@@ -172,6 +172,21 @@ fn prune_archives_the_old_records_and_the_rest_still_verifies() {
     assert_eq!(ok["pruned_through"], through);
     let table = v.run(&["audit", "verify"]).ok();
     assert!(table.stdout.contains("were pruned"), "{}", table.stdout);
+    // The archive checks out against the checkpoints the vault kept; edited, it does not.
+    let arch = v.json(&["audit", "verify-archive", archive.to_str().unwrap()]);
+    assert_eq!(arch["ok"], true, "{arch}");
+    assert_eq!(arch["last"], through);
+    let edited = v.dir.join("edited.jsonl");
+    std::fs::write(
+        &edited,
+        std::fs::read_to_string(&archive)
+            .unwrap()
+            .replacen("iam:CreateGroup", "iam:ListGroups", 1),
+    )
+    .unwrap();
+    let bad = v.run(&["audit", "verify-archive", edited.to_str().unwrap()]);
+    assert_eq!(bad.code, 1, "{}", bad.stdout);
+    assert!(bad.stdout.contains("BROKEN"), "{}", bad.stdout);
     // The prune is recorded in the log it pruned.
     let n = v.json(&[
         "audit",
