@@ -42,9 +42,9 @@ pub struct PruneReport {
 }
 
 impl Vault {
-    /// Archives to `archive` (created, 0600; it must not exist) and then removes every
-    /// record up to the last signed checkpoint older than `before` (unix seconds). Root
-    /// only. Refused, with nothing changed, when the log does not verify: a prune must
+    /// Archives to `archive` (created, 0600; it must not exist), checks the archive as
+    /// written, and then removes every record up to the last signed checkpoint older than
+    /// `before` (unix seconds). Root only. Refused, with nothing changed, when the log does not verify: a prune must
     /// never destroy the evidence of tampering.
     pub fn audit_prune(&self, caller: &Caller, before: i64, archive: &Path) -> Result<PruneReport> {
         if caller.kind != CallerKind::Root {
@@ -62,7 +62,7 @@ impl Vault {
             let tx = self.store().read()?;
             (tx.audit_first_seq()?, tx.audit_prune_target(before)?)
         };
-        let (Some(first), Some(target)) = (first, target) else {
+        let Some((first, target)) = first.zip(target).filter(|(f, t)| t >= f) else {
             return Ok(PruneReport {
                 records: 0,
                 first: None,
@@ -70,15 +70,20 @@ impl Vault {
                 archive: None,
             });
         };
-        if target < first {
-            return Ok(PruneReport {
-                records: 0,
-                first: None,
-                through: None,
-                archive: None,
-            });
-        }
         self.write_archive(archive, first, target)?;
+        // Nothing is removed that the archive does not hold intact, as read back from
+        // the disk and checked against the signed checkpoints.
+        let written = self.audit_verify_archive(archive)?;
+        if !written.ok() || written.first != Some(first) || written.last != Some(target) {
+            return Err(Error::Internal(format!(
+                "the archive `{}` does not check out ({}); nothing was pruned",
+                archive.display(),
+                written
+                    .problem
+                    .as_deref()
+                    .unwrap_or("another range than expected")
+            )));
+        }
 
         // The prune's own record, and a checkpoint that covers it, go in with the first
         // step: from then on the missing beginning is accounted for.
