@@ -37,7 +37,7 @@ fn chain(n: i64) -> Store {
 }
 
 fn check(s: &Store) -> Verification {
-    verify(&s.read().unwrap(), &key().verifying_key()).unwrap()
+    verify(s, &key().verifying_key()).unwrap()
 }
 
 fn tamper(s: &Store, sql: &str) {
@@ -145,7 +145,7 @@ fn a_rewritten_chain_needs_the_checkpoint_key() {
     es[3].decision = "denied".into();
     append(&tx, &es, &other).unwrap();
     tx.commit().unwrap();
-    let v = verify(&forged.read().unwrap(), &key().verifying_key()).unwrap();
+    let v = verify(&forged, &key().verifying_key()).unwrap();
     assert_eq!(v.first_bad, Some(70), "{v:?}");
     assert!(v.problem.unwrap().contains("not this vault's"));
     // And a checkpoint whose signature was altered.

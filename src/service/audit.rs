@@ -430,7 +430,7 @@ impl Vault {
     /// Verifies the audit chain against this vault's checkpoint key.
     pub fn audit_verify(&self) -> Result<audit::Verification> {
         let public = self.keys.audit_signing_key().verifying_key();
-        audit::verify(&self.store().read()?, &public)
+        audit::verify(self.store(), &public)
     }
 
     /// Signs a checkpoint of the current head (before a backup, or after a quiet spell).

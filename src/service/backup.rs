@@ -43,10 +43,7 @@ impl Vault {
         self.store().backup_to(to)?;
         // Report on the copy itself, not on the live database.
         let copy = Store::open(to)?;
-        let v = crate::audit::verify(
-            &copy.read()?,
-            &self.keys.audit_signing_key().verifying_key(),
-        )?;
+        let v = crate::audit::verify(&copy, &self.keys.audit_signing_key().verifying_key())?;
         Ok(BackupReport {
             file: to.display().to_string(),
             audit_records: v.records,
