@@ -195,8 +195,6 @@ impl Vault {
                 },
                 Some(&hash),
             )?;
-            // The first root password counts for reuse prevention, as a user's first does.
-            tx.push_password_history(account.as_str(), &hash, vault.now())?;
             tx.set_meta("default_account", account.as_str())?;
             tx.commit()?;
         }
@@ -253,7 +251,6 @@ impl Vault {
             },
             Some(&hash),
         )?;
-        tx.push_password_history(account.as_str(), &hash, self.now())?;
         self.commit(tx)?;
         Ok(generated.then_some(password))
     }

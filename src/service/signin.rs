@@ -456,16 +456,60 @@ impl Vault {
             let history = reuse_history(&tx, &user.user_id, policy.as_ref())?;
             (policy, history)
         };
-        rules_of(policy.as_ref()).check(password.expose(), Some(&user.name))?;
+        self.check_and_hash(
+            &user.user_id,
+            Some(&user.name),
+            policy,
+            history,
+            password,
+            replaces.map(str::to_owned),
+        )
+    }
+
+    /// Checks `password` against the rules of `policy` and the remembered hashes
+    /// `history` (both read by the caller), then hashes it: the argon2 work of a new
+    /// password, done outside any write transaction.
+    fn check_and_hash(
+        &self,
+        principal_id: &str,
+        user_name: Option<&str>,
+        policy: Option<PasswordPolicy>,
+        history: Vec<String>,
+        password: &SecretString,
+        replaces: Option<String>,
+    ) -> Result<PreparedPassword> {
+        rules_of(policy.as_ref()).check(password.expose(), user_name)?;
         self.refuse_reused(&history, policy.as_ref(), password)?;
         let hash = self.hashes.hash(self.env.rng.as_ref(), password)?;
         Ok(PreparedPassword {
-            user_id: user.user_id.clone(),
-            replaces: replaces.map(str::to_owned),
+            user_id: principal_id.to_owned(),
+            replaces,
             policy,
             history,
             hash,
         })
+    }
+
+    /// Whether what `prepared` was checked against still holds in `tx`: the same
+    /// principal, `stored` (its password hash now) is the one it replaces, and the
+    /// account's policy and the principal's remembered passwords are unchanged.
+    fn prepared_still_holds(
+        &self,
+        tx: &ReadTx<'_>,
+        account: &str,
+        principal_id: &str,
+        stored: Option<&str>,
+        prepared: &PreparedPassword,
+    ) -> Result<bool> {
+        let replaced = prepared
+            .replaces
+            .as_deref()
+            .is_none_or(|old| stored == Some(old));
+        let policy = self.password_policy_of(tx, account)?;
+        Ok(principal_id == prepared.user_id
+            && replaced
+            && policy == prepared.policy
+            && reuse_history(tx, principal_id, policy.as_ref())? == prepared.history)
     }
 
     /// Refuses (retry) a prepared password when, in the write transaction, the user is
@@ -478,18 +522,18 @@ impl Vault {
         user: &UserRow,
         prepared: &PreparedPassword,
     ) -> Result<()> {
-        let replaced = match &prepared.replaces {
-            Some(old) => tx
-                .login_profile(&user.user_id)?
-                .is_some_and(|p| p.password_hash == *old),
-            None => true,
+        // The stored hash matters only to a change that replaces one.
+        let stored = match &prepared.replaces {
+            Some(_) => tx.login_profile(&user.user_id)?.map(|p| p.password_hash),
+            None => None,
         };
-        let policy = self.password_policy_of(tx, &user.account_id)?;
-        if user.user_id != prepared.user_id
-            || !replaced
-            || policy != prepared.policy
-            || reuse_history(tx, &user.user_id, policy.as_ref())? != prepared.history
-        {
+        if !self.prepared_still_holds(
+            tx,
+            &user.account_id,
+            &user.user_id,
+            stored.as_deref(),
+            prepared,
+        )? {
             return Err(Error::EntityTemporarilyUnmodifiable(format!(
                 "User {}, its password or the password policy changed while the new password was checked; retry.",
                 user.name
@@ -548,16 +592,8 @@ impl Vault {
         if !self.hashes.verify(old, &stored)? {
             return Err(Error::InvalidInput("The old password is incorrect.".into()));
         }
-        rules_of(policy.as_ref()).check(new.expose(), None)?;
-        self.refuse_reused(&history, policy.as_ref(), new)?;
-        let hash = self.hashes.hash(self.env.rng.as_ref(), new)?;
-        Ok(PreparedPassword {
-            user_id: account.to_owned(),
-            replaces: Some(stored),
-            policy,
-            history,
-            hash,
-        })
+        // The root user's principal id in the password history is its account id.
+        self.check_and_hash(account, None, policy, history, new, Some(stored))
     }
 
     /// The write of a checked root ChangePassword: refused (retry) when the root password,
@@ -569,21 +605,13 @@ impl Vault {
     ) -> Result<()> {
         let tx = self.store().write()?;
         let stored = tx.root_password_hash(account)?;
-        let policy = self.password_policy_of(&tx, account)?;
-        if prepared.user_id != account
-            || stored.is_none()
-            || stored != prepared.replaces
-            || policy != prepared.policy
-            || reuse_history(&tx, account, policy.as_ref())? != prepared.history
-        {
+        if !self.prepared_still_holds(&tx, account, account, stored.as_deref(), &prepared)? {
             return Err(Error::EntityTemporarilyUnmodifiable(
                 "The root password or the password policy changed while the new password was checked; retry."
                     .into(),
             ));
         }
-        let now = self.now();
-        tx.set_root_password(account, &prepared.hash, now)?;
-        tx.push_password_history(account, &prepared.hash, now)?;
+        tx.set_root_password(account, &prepared.hash, self.now())?;
         tx.commit()
     }
 

@@ -599,12 +599,16 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Adds an account.
+    /// Adds an account. Its first root password is remembered for reuse prevention, as a
+    /// user's first one is.
     pub fn insert_account(&self, a: &AccountRow, root_password_hash: Option<&str>) -> Result<()> {
         self.conn.execute_cached(
             "INSERT INTO accounts (account_id, created_at, root_password_hash) VALUES (?1, ?2, ?3)",
             params![a.account_id, ts(a.created_at), root_password_hash],
         )?;
+        if let Some(hash) = root_password_hash {
+            self.push_password_history(&a.account_id, hash, a.created_at)?;
+        }
         Ok(())
     }
 

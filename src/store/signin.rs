@@ -417,7 +417,7 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Sets the root password.
+    /// Sets the root password, and remembers it for reuse prevention.
     pub fn set_root_password(
         &self,
         account_id: &str,
@@ -428,11 +428,10 @@ impl WriteTx<'_> {
             "UPDATE accounts SET root_password_hash = ?2, root_password_changed_at = ?3 WHERE account_id = ?1",
             params![account_id, hash, ts(at)],
         )?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(Error::Internal("expected to change one account".into()))
+        if n != 1 {
+            return Err(Error::Internal("expected to change one account".into()));
         }
+        self.push_password_history(account_id, hash, at)
     }
 
     /// Appends a password to the history and keeps the newest 24.
