@@ -91,6 +91,19 @@ fn signed_in(t: &T, name: &str, password: &str) -> Caller {
     }
 }
 
+/// An account password policy that only prevents reusing the last two passwords.
+fn remember_two(t: &T) {
+    t.v.update_account_password_policy(
+        &t.root,
+        &ctx(),
+        &PasswordPolicyUpdate {
+            password_reuse_prevention: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
 fn user_with_password(t: &T, name: &str, password: &str) {
     t.v.create_user(&t.root, &ctx(), name, None, None, &[])
         .unwrap();
@@ -292,18 +305,7 @@ fn a_password_change_checked_before_a_reset_or_a_policy_change_is_refused() {
 #[test]
 fn a_root_password_change_does_its_argon2_work_before_the_write_and_refuses_a_stale_check() {
     let t = setup();
-    let remember_two = || {
-        t.v.update_account_password_policy(
-            &t.root,
-            &ctx(),
-            &PasswordPolicyUpdate {
-                password_reuse_prevention: Some(2),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    };
-    remember_two();
+    remember_two(&t);
     let check = |old: &str, new: &str| t.v.check_root_password_change(ACCT, &pw(old), &pw(new));
     // Every check is made before any write transaction: a wrong old password, a password
     // the rules refuse, a remembered one.
@@ -348,7 +350,7 @@ fn a_root_password_change_does_its_argon2_work_before_the_write_and_refuses_a_st
     );
     // Reuse prevention still holds through the operation, and with nothing in between the
     // change is written.
-    remember_two();
+    remember_two(&t);
     assert_eq!(
         t.v.change_password(
             &t.root,
@@ -375,15 +377,7 @@ fn a_root_password_change_does_its_argon2_work_before_the_write_and_refuses_a_st
 #[test]
 fn an_administrators_password_checked_before_a_change_is_refused() {
     let t = setup();
-    t.v.update_account_password_policy(
-        &t.root,
-        &ctx(),
-        &PasswordPolicyUpdate {
-            password_reuse_prevention: Some(2),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    remember_two(&t);
     user_with_password(&t, "alice", "first-Pass1");
     let n = name(NameKind::User, "alice").unwrap();
     let prepare = |new: &str| {
