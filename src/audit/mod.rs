@@ -434,10 +434,20 @@ impl ArchiveVerification {
     pub fn ok(&self) -> bool {
         self.first_bad.is_none()
     }
+
+    fn failed(mut self, at: i64, why: String) -> Self {
+        self.first_bad = Some(at);
+        self.problem = Some(why);
+        self
+    }
 }
 
-/// A record of an archive line (as [`json_line`] renders it), and the hash it carries.
-fn archive_record(line: &str) -> std::result::Result<(AuditRow, Vec<u8>), String> {
+/// The longest archive line read: a record's ten fields are cut to [`MAX_FIELD`] bytes
+/// each, JSON escaping at most sextuples a byte (`\u00XX`), and the rest is small.
+const MAX_ARCHIVE_LINE: usize = 10 * MAX_FIELD * 6 + 4096;
+
+/// A record of an archive line (as [`json_line`] renders it), with the hash it carries.
+fn archive_record(line: &str) -> std::result::Result<AuditRow, String> {
     let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let text = |k: &str| {
         v.get(k)
@@ -455,8 +465,7 @@ fn archive_record(line: &str) -> std::result::Result<(AuditRow, Vec<u8>), String
     )
     .map_err(|e| format!("bad `time`: {e}"))?
     .unix_timestamp();
-    let hash = hex::decode(text("hash")?).map_err(|e| format!("bad `hash`: {e}"))?;
-    let row = AuditRow {
+    Ok(AuditRow {
         seq,
         at,
         request_id: text("request_id")?,
@@ -470,9 +479,8 @@ fn archive_record(line: &str) -> std::result::Result<(AuditRow, Vec<u8>), String
         user_agent: text("user_agent")?,
         credential: text("credential")?,
         prev_hash: Vec::new(),
-        hash: hash.clone(),
-    };
-    Ok((row, hash))
+        hash: hex::decode(text("hash")?).map_err(|e| format!("bad `hash`: {e}"))?,
+    })
 }
 
 /// Checks an archive written by a prune (JSON lines, as [`json_line`] renders records)
@@ -480,12 +488,13 @@ fn archive_record(line: &str) -> std::result::Result<(AuditRow, Vec<u8>), String
 /// recomputed from its fields and the one before it, the first links to the signed
 /// checkpoint just before it (or is record 1), every checkpoint inside the range must
 /// match, and the last record must be signed by one, so that nothing was edited, removed,
-/// inserted or cut from the end.
+/// inserted or cut from the end. Lines longer than any record can be are refused unread.
 pub fn verify_archive(
-    lines: impl std::io::BufRead,
+    mut lines: impl std::io::BufRead,
     tx: &ReadTx<'_>,
     public: &VerifyingKey,
 ) -> Result<ArchiveVerification> {
+    use std::io::{BufRead as _, Read as _};
     let mut v = ArchiveVerification {
         records: 0,
         first: None,
@@ -499,104 +508,117 @@ pub fn verify_archive(
         .into_iter()
         .map(|c| (c.seq, c))
         .collect();
-    let mut prev: Vec<u8> = Vec::new();
+    // Record 1 links to the all-zero hash; a later first record to its checkpoint's.
+    let mut prev = vec![0u8; 32];
     let mut expected = 0i64;
     let mut signed_last = false;
-    for (n, line) in lines.lines().enumerate() {
-        let line = line.map_err(|e| {
-            crate::error::Error::InvalidInput(format!("cannot read the archive: {e}"))
-        })?;
-        if line.trim().is_empty() {
-            continue;
+    let mut buf = Vec::new();
+    let mut line_no = 0i64;
+    loop {
+        buf.clear();
+        let limit = u64::try_from(MAX_ARCHIVE_LINE + 1).unwrap_or(u64::MAX);
+        let n = (&mut lines)
+            .take(limit)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| {
+                crate::error::Error::InvalidInput(format!("cannot read the archive: {e}"))
+            })?;
+        if n == 0 {
+            break;
         }
-        let line_no = i64::try_from(n + 1).unwrap_or(i64::MAX);
-        let (row, claimed) = match archive_record(&line) {
-            Ok(r) => r,
+        line_no += 1;
+        if buf.len() > MAX_ARCHIVE_LINE {
+            return Ok(v.failed(
+                line_no,
+                format!(
+                    "line {line_no} is longer than any audit record ({MAX_ARCHIVE_LINE} bytes)"
+                ),
+            ));
+        }
+        let record = std::str::from_utf8(&buf)
+            .map_err(|e| e.to_string())
+            .and_then(|l| {
+                if l.trim().is_empty() {
+                    Ok(None)
+                } else {
+                    archive_record(l).map(Some)
+                }
+            });
+        let row = match record {
+            Ok(Some(row)) => row,
+            Ok(None) => continue,
             Err(why) => {
-                v.first_bad = Some(line_no);
-                v.problem = Some(format!("line {line_no} is not an audit record: {why}"));
-                return Ok(v);
+                return Ok(v.failed(
+                    line_no,
+                    format!("line {line_no} is not an audit record: {why}"),
+                ));
             }
         };
         if v.first.is_none() {
             v.first = Some(row.seq);
             expected = row.seq;
-            if row.seq == 1 {
-                prev = vec![0u8; 32];
-            } else {
+            if row.seq != 1 {
                 let Some(c) = checkpoints.get(&(row.seq - 1)) else {
-                    v.first_bad = Some(row.seq);
-                    v.problem = Some(format!(
+                    let why = format!(
                         "the archive starts at record {} but the vault has no signed checkpoint of record {} to link it to",
                         row.seq,
                         row.seq - 1
-                    ));
-                    return Ok(v);
+                    );
+                    return Ok(v.failed(row.seq, why));
                 };
                 if let Err(why) = check_signature(c, public) {
-                    v.first_bad = Some(c.seq);
-                    v.problem = Some(why);
-                    return Ok(v);
+                    return Ok(v.failed(c.seq, why));
                 }
                 v.checkpoints += 1;
                 prev.clone_from(&c.hash);
             }
         }
         if row.seq != expected {
-            v.first_bad = Some(expected);
-            v.problem = Some(format!(
+            let why = format!(
                 "record {expected} is missing from the archive (the next one is {})",
                 row.seq
-            ));
-            return Ok(v);
+            );
+            return Ok(v.failed(expected, why));
         }
         let h = chain_hash(&prev, row.seq, &Entry::of_row(&row));
-        if h.as_slice() != claimed.as_slice() {
-            v.first_bad = Some(row.seq);
-            v.problem = Some(format!(
+        if h.as_slice() != row.hash.as_slice() {
+            let why = format!(
                 "record {} was edited, or does not link to record {}",
                 row.seq,
                 row.seq - 1
-            ));
-            return Ok(v);
+            );
+            return Ok(v.failed(row.seq, why));
         }
         signed_last = false;
         if let Some(c) = checkpoints.get(&row.seq) {
             if c.hash.as_slice() != h.as_slice() {
-                v.first_bad = Some(row.seq);
-                v.problem = Some(format!(
+                let why = format!(
                     "checkpoint {} does not match the archive: records up to it were rewritten",
                     row.seq
-                ));
-                return Ok(v);
+                );
+                return Ok(v.failed(row.seq, why));
             }
             if let Err(why) = check_signature(c, public) {
-                v.first_bad = Some(row.seq);
-                v.problem = Some(why);
-                return Ok(v);
+                return Ok(v.failed(row.seq, why));
             }
             v.checkpoints += 1;
             signed_last = true;
         }
-        prev = h.to_vec();
+        prev = row.hash;
         v.records += 1;
         v.last = Some(row.seq);
         expected += 1;
     }
-    match v.last {
-        None => {
-            v.first_bad = Some(0);
-            v.problem = Some("the archive holds no records".into());
-        }
-        Some(last) if !signed_last => {
-            v.first_bad = Some(last);
-            v.problem = Some(format!(
+    Ok(match v.last {
+        None => v.failed(0, "the archive holds no records".into()),
+        Some(last) if !signed_last => v.failed(
+            last,
+            format!(
                 "the archive's last record {last} is not signed by a checkpoint of this vault: records may have been cut from its end"
-            ));
-        }
-        Some(_) => {}
-    }
-    Ok(v)
+            ),
+        ),
+        Some(_) => v,
+    })
 }
 
 /// Renders a record as one JSON line (for `--output json` and the file sink).

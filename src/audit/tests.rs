@@ -309,7 +309,7 @@ fn an_archive_is_checked_against_the_checkpoints_kept_after_a_prune() {
     assert_ne!(edited, first);
     assert_eq!(check_archive(&s, &edited).first_bad, Some(100));
     // An edit with every later hash recomputed: caught by the next signed checkpoint.
-    let mut rows: Vec<AuditRow> = lines.iter().map(|l| archive_record(l).unwrap().0).collect();
+    let mut rows: Vec<AuditRow> = lines.iter().map(|l| archive_record(l).unwrap()).collect();
     rows[99].principal = "arn:aws:iam::123456789012:user/mallory".into();
     let mut prev = rows[98].hash.clone();
     for r in rows.iter_mut().skip(99) {
@@ -332,6 +332,13 @@ fn an_archive_is_checked_against_the_checkpoints_kept_after_a_prune() {
     junk.insert(3, "{\"seq\": 4}");
     assert_eq!(check_archive(&s, &join(&junk)).first_bad, Some(4));
     assert!(!check_archive(&s, "").ok());
+    // A line longer than any record is refused without being read whole.
+    let mut long = lines.clone();
+    let huge = "x".repeat(MAX_ARCHIVE_LINE + 10);
+    long.insert(2, &huge);
+    let v = check_archive(&s, &join(&long));
+    assert_eq!(v.first_bad, Some(3), "{v:?}");
+    assert!(v.problem.unwrap().contains("longer than any audit record"));
     // Another vault's checkpoints sign nothing here.
     let other = verify_archive(
         std::io::Cursor::new(second.as_bytes()),
