@@ -210,6 +210,15 @@ fn a_recorded_prune_to_a_checkpoint_verifies_and_the_chain_goes_on() {
     let v = check(&s);
     assert!(v.ok(), "{v:?}");
     assert_eq!(v.pruned_through, Some(260));
+    // The pruned records' checkpoints stay; the ends are read without reading them all.
+    let tx = s.read().unwrap();
+    let all = tx.audit_checkpoints().unwrap();
+    assert_eq!(all.first().map(|c| c.seq), Some(70));
+    assert_eq!(tx.audit_first_checkpoint().unwrap().as_ref(), all.first());
+    assert_eq!(
+        tx.audit_last_checkpoint_seq().unwrap(),
+        all.last().map(|c| c.seq)
+    );
 }
 
 #[test]

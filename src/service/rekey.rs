@@ -101,8 +101,7 @@ impl Vault {
         let Ok(tx) = self.store().read() else {
             return false;
         };
-        if let Ok(cps) = tx.audit_checkpoints()
-            && let Some(c) = cps.first()
+        if let Ok(Some(c)) = tx.audit_first_checkpoint()
             && c.public_key.as_slice() != ring.audit_signing_key().verifying_key().as_bytes()
         {
             return false;

@@ -161,7 +161,7 @@ impl Vault {
         let tx = self.store().read()?;
         // Audit checkpoints are signed with a key derived from the master key.
         let audit_key = self.keys.audit_signing_key().verifying_key();
-        if let Some(c) = tx.audit_checkpoints()?.first()
+        if let Some(c) = tx.audit_first_checkpoint()?
             && c.public_key.as_slice() != audit_key.as_bytes()
         {
             return Err(Error::Config(

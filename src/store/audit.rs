@@ -280,17 +280,44 @@ impl ReadTx<'_> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, hash, at, public_key, signature FROM audit_checkpoints ORDER BY seq",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(AuditCheckpointRow {
-                seq: r.get(0)?,
-                hash: r.get(1)?,
-                at: r.get(2)?,
-                public_key: r.get(3)?,
-                signature: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([], checkpoint_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
+
+    /// The first checkpoint (for which key signed them), without reading the others:
+    /// checkpoints are kept for the life of the vault, pruned records' included.
+    pub fn audit_first_checkpoint(&self) -> Result<Option<AuditCheckpointRow>> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT seq, hash, at, public_key, signature FROM audit_checkpoints ORDER BY seq LIMIT 1",
+                [],
+                checkpoint_row,
+            )
+            .optional()?)
+    }
+
+    /// The position of the last checkpoint.
+    pub fn audit_last_checkpoint_seq(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+fn checkpoint_row(r: &Row<'_>) -> rusqlite::Result<AuditCheckpointRow> {
+    Ok(AuditCheckpointRow {
+        seq: r.get(0)?,
+        hash: r.get(1)?,
+        at: r.get(2)?,
+        public_key: r.get(3)?,
+        signature: r.get(4)?,
+    })
 }
 
 impl WriteTx<'_> {
