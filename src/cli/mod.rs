@@ -339,15 +339,11 @@ fn local(
     let mut ctx = Ctx::open(data_dir, account.as_deref(), passphrase.as_ref())?;
     let mut id = [0u8; 8];
     ctx.vault.random().fill(&mut id)?;
-    let guard = crate::service::audit_begin(crate::service::AuditContext {
-        request_id: format!("local-{}", hex::encode(id)),
-        account: ctx.caller.account.to_string(),
-        principal: ctx.caller.arn.clone(),
-        action: format!("cli:{label}"),
-        source_ip: "local".into(),
-        user_agent: format!("iamvault-cli/{}", env!("CARGO_PKG_VERSION")),
-        credential: "local-admin".into(),
-    });
+    let guard = crate::service::audit_begin(crate::service::AuditContext::local_admin(
+        &ctx.caller,
+        format!("local-{}", hex::encode(id)),
+        format!("cli:{label}"),
+    ));
     let out = f(&mut ctx);
     let message = match &out {
         Ok(_) => String::new(),

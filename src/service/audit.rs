@@ -38,6 +38,34 @@ pub struct AuditContext {
     pub credential: String,
 }
 
+impl AuditContext {
+    /// The context of a local administration command acting as `caller` (the CLI on the
+    /// data directory, whose file access is its authority).
+    pub fn local_admin(caller: &super::Caller, request_id: String, action: String) -> Self {
+        Self {
+            request_id,
+            account: caller.account.to_string(),
+            principal: caller.arn.clone(),
+            action,
+            source_ip: "local".into(),
+            user_agent: format!("iamvault-cli/{}", env!("CARGO_PKG_VERSION")),
+            credential: "local-admin".into(),
+        }
+    }
+
+    /// An allowed record of this context's action on `resource`, written outside any
+    /// request's scope (a prune's record of itself).
+    pub(super) fn allowed_entry(self, at: i64, resource: String, reason: String) -> Entry {
+        let scope = Scope {
+            ctx: self,
+            action: None,
+            resource: Some(resource),
+            recorded: false,
+        };
+        entry_from(scope, at, "allowed", reason)
+    }
+}
+
 /// How an operation ended, for its record.
 #[derive(Debug, Clone, Copy)]
 pub enum AuditOutcome<'a> {

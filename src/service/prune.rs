@@ -15,8 +15,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{Caller, CallerKind, Vault};
-use crate::audit::{self, Entry, PRUNE_ACTION};
+use super::{AuditContext, Caller, CallerKind, Vault};
+use crate::audit::{self, PRUNE_ACTION};
 use crate::error::{Error, Result};
 
 /// Records removed per write transaction: every write (and so every audited request)
@@ -89,29 +89,25 @@ impl Vault {
         // step: from then on the missing beginning is accounted for.
         let mut id = [0u8; 8];
         self.random().fill(&mut id)?;
-        let entry = Entry {
-            at: self.now().unix_timestamp(),
-            request_id: format!("prune-{}", hex::encode(id)),
-            account: caller.account.to_string(),
-            principal: caller.arn.clone(),
-            action: PRUNE_ACTION.into(),
-            resource: audit::prune_resource(target),
-            decision: "allowed".into(),
-            reason: format!(
+        let entry = AuditContext::local_admin(
+            caller,
+            format!("prune-{}", hex::encode(id)),
+            PRUNE_ACTION.into(),
+        )
+        .allowed_entry(
+            self.now().unix_timestamp(),
+            audit::prune_resource(target),
+            format!(
                 "records {first} to {target} archived to {}",
                 archive.display()
             ),
-            source_ip: "local".into(),
-            user_agent: format!("iamvault-cli/{}", env!("CARGO_PKG_VERSION")),
-            credential: "local-admin".into(),
-        };
+        );
         let signer = self.keys.audit_signing_key();
         let mut removed = 0i64;
         let mut done = first - 1;
-        let mut recorded = false;
         while done < target {
             let tx = self.store().write()?;
-            if !recorded {
+            if done == first - 1 {
                 audit::append(&tx, std::slice::from_ref(&entry), signer)?;
                 audit::checkpoint_head(&tx, signer, entry.at)?;
             }
@@ -125,7 +121,6 @@ impl Vault {
             removed += i64::try_from(tx.audit_delete_through(step)?).unwrap_or(0);
             // Audit records are bookkeeping: no authorization state changed.
             tx.commit_bookkeeping()?;
-            recorded = true;
             done = step;
         }
         Ok(PruneReport {
