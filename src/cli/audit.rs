@@ -112,16 +112,16 @@ pub(super) fn run(c: &Ctx, cmd: AuditCmd) -> Result<Output> {
             Output {
                 note: Some(match (&r.first_bad, &r.problem) {
                     (Some(at), Some(why)) => format!("audit log BROKEN at record {at}: {why}"),
-                    _ => match r.pruned_through {
-                        Some(p) => format!(
-                            "audit log intact: {} records after {p} (records 1 to {p} were pruned), {} signed checkpoints",
+                    _ => {
+                        let pruned = r
+                            .pruned_through
+                            .map(|p| format!(" after {p} (records 1 to {p} were pruned)"))
+                            .unwrap_or_default();
+                        format!(
+                            "audit log intact: {} records{pruned}, {} signed checkpoints",
                             r.records, r.checkpoints
-                        ),
-                        None => format!(
-                            "audit log intact: {} records, {} signed checkpoints",
-                            r.records, r.checkpoints
-                        ),
-                    },
+                        )
+                    }
                 }),
                 json: json!({
                     "ok": ok,

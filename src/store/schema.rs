@@ -294,8 +294,9 @@ CREATE INDEX session_revocations_version ON session_revocations(version);
 CREATE INDEX session_revocations_before ON session_revocations(revoke_before);
 "#,
     // 10: the audit log's (principal, seq) index served no query. Audit search and count
-    // filter with `(?1 IS NULL OR principal = ?1)`, which SQLite plans as a scan of the log
-    // whatever the index. Keeping it up was most of the audit writer's page writes when
+    // then filtered with `(?1 IS NULL OR principal = ?1)`, which SQLite planned as a scan of
+    // the log whatever the index (they now name only the filters given, and use the time
+    // index for a time range; a principal alone still scans). Keeping it up was most of the audit writer's page writes when
     // many principals are active: one leaf page per principal per group commit, against
     // one appended page for `seq` and `at`. GetCallerIdentity rotating 100 keys ran at
     // 6,600-7,800 requests/s with it and 10,900-11,200 without (docs/performance.md).
