@@ -307,6 +307,11 @@ fn a_root_password_change_does_its_argon2_work_before_the_write_and_refuses_a_st
     let t = setup();
     remember_two(&t);
     let check = |old: &str, new: &str| t.v.check_root_password_change(ACCT, &pw(old), &pw(new));
+    let finish = |c| {
+        t.v.finish_root_password_change(ACCT, c)
+            .err()
+            .map(|e| e.code())
+    };
     // Every check is made before any write transaction: a wrong old password, a password
     // the rules refuse, a remembered one.
     let writes = t.v.store().group_commits();
@@ -332,22 +337,12 @@ fn a_root_password_change_does_its_argon2_work_before_the_write_and_refuses_a_st
         &pw("Third-Root-Passw0rd!"),
     )
     .unwrap();
-    assert_eq!(
-        t.v.finish_root_password_change(ACCT, checked)
-            .err()
-            .map(|e| e.code()),
-        Some("EntityTemporarilyUnmodifiable")
-    );
+    assert_eq!(finish(checked), Some("EntityTemporarilyUnmodifiable"));
     // The policy changes in between: refused as well.
     let checked = check("Third-Root-Passw0rd!", "Fourth-Root-Passw0rd!").unwrap();
     t.v.update_account_password_policy(&t.root, &ctx(), &PasswordPolicyUpdate::default())
         .unwrap();
-    assert_eq!(
-        t.v.finish_root_password_change(ACCT, checked)
-            .err()
-            .map(|e| e.code()),
-        Some("EntityTemporarilyUnmodifiable")
-    );
+    assert_eq!(finish(checked), Some("EntityTemporarilyUnmodifiable"));
     // Reuse prevention still holds through the operation, and with nothing in between the
     // change is written.
     remember_two(&t);
